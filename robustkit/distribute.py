@@ -1,0 +1,140 @@
+"""Strategy factory: one GPU, several GPUs, several machines, or a TPU.
+
+Everything robustkit builds (models, optimizers, metrics) is built inside the
+returned strategy's scope, and batch sizes in configs are global: each replica
+sees ``batch_size / num_replicas_in_sync`` examples per step.
+"""
+
+import json
+import logging
+import os
+import tempfile
+
+import tensorflow as tf
+
+from robustkit.errors import UserError
+from robustkit.sections import DistributeConfig
+
+log = logging.getLogger(__name__)
+
+
+class DistributeError(UserError, RuntimeError):
+    """A strategy that cannot be created in this environment."""
+
+
+def _communication(name: str) -> tf.distribute.experimental.CommunicationOptions:
+    impl = {
+        "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+        "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+        "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+    }[name]
+    return tf.distribute.experimental.CommunicationOptions(implementation=impl)
+
+
+def _multi_worker(options: DistributeConfig) -> tf.distribute.Strategy:
+    if options.cluster == "slurm":
+        try:
+            resolver = tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=options.slurm_port_base)
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise DistributeError(
+                f"distribute.cluster = slurm, but Slurm's environment could not be read ({err}). "
+                "Launch the job with srun inside a Slurm allocation (SLURM_PROCID, SLURM_STEP_NUM_TASKS "
+                "and SLURM_STEP_NODELIST must be set), or use distribute.cluster = tf_config."
+            ) from err
+    else:
+        raw = os.environ.get("TF_CONFIG")
+        if not raw:
+            raise DistributeError(
+                "distribute.strategy = multi_worker needs the TF_CONFIG environment variable on every "
+                'worker, for example {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}; or set distribute.cluster = slurm under Slurm.'
+            )
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DistributeError(f"TF_CONFIG is not valid JSON ({err}): {raw!r}") from None
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=resolver, communication_options=_communication(options.communication)
+    )
+
+
+def _tpu(options: DistributeConfig) -> tf.distribute.Strategy:
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=options.tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as err:
+        raise DistributeError(
+            f"distribute.strategy = tpu, but no TPU was found at {options.tpu or 'the local host'!r} ({err}). "
+            "Set distribute.tpu to the TPU's name or grpc:// address."
+        ) from err
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def make_strategy(options: DistributeConfig) -> tf.distribute.Strategy:
+    """Creates the strategy a config names.
+
+    Args:
+      options: the ``distribute`` config section.
+
+    Returns:
+      A `tf.distribute.Strategy`; ``auto`` gives MirroredStrategy over all local
+      GPUs when there are several, else the default strategy.
+
+    Raises:
+      DistributeError: when the environment lacks what the strategy needs.
+    """
+    # Physical devices: listing logical ones would start the runtime, after which
+    # MultiWorkerMirroredStrategy can no longer configure its collectives.
+    gpus = tf.config.list_physical_devices("GPU")
+    name = options.strategy
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+    elif name == "one_device":
+        device = options.device or ("/gpu:0" if gpus else "/cpu:0")
+        strategy = tf.distribute.OneDeviceStrategy(device)
+    elif name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(devices=options.devices)
+    elif name == "multi_worker":
+        strategy = _multi_worker(options)
+    elif name == "tpu":
+        strategy = _tpu(options)
+    else:  # The config schema admits only the names above.
+        raise DistributeError(f"unknown strategy {name!r}")
+    log.info(
+        "strategy %s (%s) with %d replica(s)", options.strategy, type(strategy).__name__, strategy.num_replicas_in_sync
+    )
+    return strategy
+
+
+def task(strategy: tf.distribute.Strategy):
+    """Returns ``(task_type, task_id)`` of this process, ``(None, 0)`` outside a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None, 0
+    return resolver.task_type, resolver.task_id or 0
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True for the one process that writes exports, plots and metrics."""
+    task_type, task_id = task(strategy)
+    if task_type is None or task_type == "chief":
+        return True
+    resolver = strategy.cluster_resolver
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def write_dir(path: str, strategy: tf.distribute.Strategy) -> str:
+    """Where this process writes what every worker must save (Keras's checkpoints).
+
+    Under MultiWorkerMirroredStrategy every worker takes part in saving; the
+    chief writes to ``path``, the others to throw-away directories.
+    """
+    if is_chief(strategy):
+        return path
+    task_type, task_id = task(strategy)
+    return tempfile.mkdtemp(prefix=f"robustkit-{task_type}-{task_id}-")

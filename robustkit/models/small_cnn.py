@@ -1,0 +1,44 @@
+"""The small MNIST network of the uncertainty and attack visualisation design.
+
+Two 5x5 convolutions (16 and 32 channels, "same" padding, ReLU), each followed
+by 2x2 max-pooling and dropout, then one dense layer to the class logits. The
+dropout layers are what MC-dropout sampling switches on at test time.
+"""
+
+import dataclasses
+
+import tf_keras as keras
+
+from robustkit.models.options import ModelConfig
+
+
+@dataclasses.dataclass
+class SmallCNNConfig(ModelConfig):
+    """Options of `small_cnn`.
+
+    Attributes:
+      dropout: dropout rate after each convolution block (0.2, 0.25 and 0.3 in the seed).
+    """
+
+    name: str = "small_cnn"
+    input_size: int = 28
+    dropout: float = 0.25
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
+
+
+def build(options: SmallCNNConfig, num_classes: int, channels: int) -> keras.Model:
+    """Builds the network; it takes ``image`` in [0, 1] and returns logits."""
+    size = options.input_size
+    image = keras.Input(shape=(size, size, channels), name="image")
+    x = image
+    for i, filters in enumerate((16, 32), start=1):
+        x = keras.layers.Conv2D(filters, 5, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+        x = keras.layers.Dropout(options.dropout, name=f"dropout{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(image, logits, name="small_cnn")

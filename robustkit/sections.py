@@ -1,0 +1,57 @@
+"""Config sections shared by the entry points (no TensorFlow import here)."""
+
+import dataclasses
+from typing import List, Literal, Optional
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Where a run writes and how it is seeded.
+
+    Attributes:
+      name: the run's name; also the default export name.
+      dir: the run directory (default ``runs/<name>``).
+      seed: seeds shuffling, augmentation and weight initialisation.
+    """
+
+    name: str = "run"
+    dir: Optional[str] = None
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class DistributeConfig:
+    """Which `tf.distribute` strategy runs the job (see `robustkit.distribute`).
+
+    Attributes:
+      strategy: auto (mirrored over all local GPUs if there are several, else
+        the default), default, one_device, mirrored, multi_worker or tpu.
+      device: the device for one_device (default: the first GPU, else the CPU).
+      devices: the devices for mirrored (default: all local GPUs).
+      cluster: where multi_worker reads its cluster: tf_config (the TF_CONFIG
+        variable) or slurm (Slurm's environment).
+      communication: multi_worker collectives: auto, ring or nccl.
+      slurm_port_base: first port Slurm-launched workers listen on.
+      tpu: the TPU name or address for tpu (empty: the local TPU).
+    """
+
+    strategy: Literal["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"] = "auto"
+    device: Optional[str] = None
+    devices: Optional[List[str]] = None
+    cluster: Literal["tf_config", "slurm"] = "tf_config"
+    communication: Literal["auto", "ring", "nccl"] = "auto"
+    slurm_port_base: int = 8888
+    tpu: str = ""
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    """Where the trained model is exported.
+
+    Attributes:
+      dir: the export root (``<dir>/<name>/<version>/``).
+      name: the model's name under ``dir`` (default: ``run.name``).
+    """
+
+    dir: str = "saved_models"
+    name: Optional[str] = None
