@@ -168,7 +168,12 @@ def parse(cls: Type[T], data: Any, source: str = "<dict>") -> T:
     """Validates a plain mapping into the dataclass ``cls``."""
     config = _Parser(source).dataclass(cls, data, "")
     resolve = getattr(config, "resolve", None)
-    return resolve() if resolve else config
+    if resolve is None:
+        return config
+    try:
+        return resolve()
+    except ValueError as err:  # Checks that span sections.
+        raise ConfigError(f"config {source}: {err}") from None
 
 
 def apply_overrides(data: Dict[str, Any], overrides: Iterable[str], source: str = "--set") -> Dict[str, Any]:

@@ -12,7 +12,6 @@ first epoch of each pipeline is a warm-up and is not timed.
 """
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -21,14 +20,12 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-# Lets the script run from a checkout that is not installed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import robustkit  # Sets up TensorFlow (tf-keras) before it is imported.
+import tensorflow as tf
 
-import robustkit  # noqa: E402  (sets up TensorFlow before it is imported)
-import tensorflow as tf  # noqa: E402
-
-from robustkit.data import AugmentConfig, load_split, make_pipeline, synthetic  # noqa: E402
-from robustkit.data.tiny_imagenet import TinyImageNetConfig  # noqa: E402
+from robustkit import outputs
+from robustkit.data import AugmentConfig, load_split, make_pipeline, synthetic
+from robustkit.data.tiny_imagenet import TinyImageNetConfig
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +45,10 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--per-class", type=int, default=100, help="synthetic training images per class")
     parser.add_argument("--val-per-class", type=int, default=10, help="synthetic validation images per class")
     parser.add_argument("--limit", type=int, default=None, help="decode at most this many training images")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per batch")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per pipeline (after one warm-up)")
-    parser.add_argument("--image-size", type=int, default=None, help="resize to this size (default: 64, none)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=None, help="resize to this size (default: keep 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the data, shuffle and augmentation")
     parser.add_argument("--out", help="also write the results to this JSON file")
     return parser.parse_args(argv)
 
@@ -106,11 +103,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     width = max(len(name) for name in rows)
     lines = [f"{'step':<{width}}  {'images':>8}  {'seconds':>8}  {'images/s':>9}"]
-    lines += [f"{name:<{width}}  {r['images']:>8}  {r['seconds']:>8.2f}  {r['images_per_s']:>9.0f}" for name, r in rows.items()]
+    for name, row in rows.items():
+        lines.append(f"{name:<{width}}  {row['images']:>8}  {row['seconds']:>8.2f}  {row['images_per_s']:>9.0f}")
     sys.stdout.write("\n".join(lines) + "\n")
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+        outputs.write_json(args.out, results)
         logger.info("wrote %s", args.out)
     return 0
 

@@ -9,13 +9,14 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit import distribute
-from robustkit.training.config import TrainJob
+from robustkit.training.config import ScheduleConfig, TrainJob
+from robustkit.training.phases import PhaseController
 
 log = logging.getLogger(__name__)
 
 
 class Throughput(keras.callbacks.Callback):
-    """Training examples per second, excluding validation and the first epoch's tracing."""
+    """Training examples per second, excluding validation."""
 
     def __init__(self, global_batch: int):
         super().__init__()
@@ -44,17 +45,65 @@ class Throughput(keras.callbacks.Callback):
     @property
     def examples_per_second(self) -> float:
         """The median over epochs after the first (which includes graph tracing)."""
-        rates = self.epoch_rates[1:] or self.epoch_rates
-        return float(sorted(rates)[len(rates) // 2]) if rates else 0.0
+        rates = sorted(self.epoch_rates[1:] or self.epoch_rates)
+        return float(rates[len(rates) // 2]) if rates else 0.0
 
 
-def make_callbacks(job: TrainJob, strategy: tf.distribute.Strategy, throughput: Throughput) -> list:
-    """Checkpointing, resumption, logs and NaN termination for one worker."""
+def schedule_callbacks(schedule: ScheduleConfig) -> list:
+    """The learning-rate callbacks of a ``train.schedule`` section."""
+    if schedule.name == "plateau":
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=schedule.monitor,
+                factor=schedule.factor,
+                patience=schedule.patience,
+                min_delta=schedule.min_delta,
+                min_lr=schedule.min_lr,
+                verbose=1,
+            )
+        ]
+    if schedule.name == "piecewise":
+        boundaries, values = list(schedule.boundaries), list(schedule.values)
+
+        def rate(epoch: int, lr: float) -> float:
+            return float(values[sum(1 for b in boundaries if epoch >= b)])
+
+        return [keras.callbacks.LearningRateScheduler(rate)]
+    return []
+
+
+def run_state_paths(run_dir: str) -> dict:
+    """Files a run keeps between a crash and its resumption."""
+    return {"backup": os.path.join(run_dir, "backup"), "phases": os.path.join(run_dir, "phases.json")}
+
+
+def is_resuming(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds an interrupted run's state.
+
+    Keras keeps the chief's state in ``backup/chief`` and removes it when
+    training completes, so one left behind means the run was interrupted.
+    """
+    return os.path.isdir(os.path.join(run_state_paths(run_dir)["backup"], "chief"))
+
+
+def make_callbacks(
+    job: TrainJob,
+    strategy: tf.distribute.Strategy,
+    throughput: Throughput,
+    base_model: keras.Model,
+    resuming: bool,
+) -> list:
+    """Phases, schedules, checkpointing, resumption, logs and NaN termination for one worker."""
     run_dir = job.run.dir
     chief = distribute.is_chief(strategy)
-    callbacks = [
+    paths = run_state_paths(run_dir)
+    callbacks = []
+    if job.train.phases:
+        callbacks.append(PhaseController(job.train.phases, base_model, paths["phases"], write_state=chief))
+    callbacks += schedule_callbacks(job.train.schedule)
+    callbacks += [
         # Every worker passes the same directory; Keras gives non-chiefs their own.
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.BackupAndRestore(paths["backup"]),
         keras.callbacks.TerminateOnNaN(),
         throughput,
     ]
@@ -70,7 +119,8 @@ def make_callbacks(job: TrainJob, strategy: tf.distribute.Strategy, throughput: 
             )
         )
     if chief:
-        callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True))
+        # A resumed run appends to its history; a fresh one starts it anew.
+        callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=resuming))
         if job.train.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), write_graph=False))
     return callbacks

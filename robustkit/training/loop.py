@@ -1,19 +1,21 @@
 """Fits a classifier from a `TrainJob` and writes the run's outputs."""
 
+import csv
 import dataclasses
+import json
 import logging
 import math
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-import tensorflow as tf
 import tf_keras as keras
 
 from robustkit import config as config_lib
 from robustkit import distribute, outputs, versions
 from robustkit.data import load_split, make_pipeline
 from robustkit.models import build_model
+from robustkit.training import adversarial, phases, plots
 from robustkit.training import callbacks as callbacks_lib
 from robustkit.training.config import TrainJob
 from robustkit.training.export import export_model
@@ -41,20 +43,23 @@ def _datasets(job: TrainJob):
     data, train = job.data, job.train
     train_src = load_split(data, data.train_split, data.train_limit)
     eval_src = load_split(data, data.eval_split, data.eval_limit)
-    size = job.model.input_size
-    common = dict(seed=job.run.seed, image_size=size, cache=data.cache, shuffle_buffer=data.shuffle_buffer)
+    if train.steps_per_epoch is None and train_src.num_examples < train.batch_size:
+        raise config_lib.ConfigError(
+            f"train.batch_size = {train.batch_size} exceeds the {train_src.num_examples} training examples "
+            f"of {data.name}:{data.train_split}; lower the batch size or raise data.train_limit"
+        )
+    common = dict(
+        seed=job.run.seed, image_size=job.model.input_size, cache=data.cache, shuffle_buffer=data.shuffle_buffer
+    )
     train_ds = make_pipeline(
         train_src, train.batch_size, training=True, augment=data.augment, drop_remainder=True, **common
     )
     if train.steps_per_epoch is not None:
         train_ds = train_ds.repeat()
-    elif train_src.num_examples < train.batch_size:
-        raise config_lib.ConfigError(
-            f"train.batch_size = {train.batch_size} exceeds the {train_src.num_examples} training examples "
-            f"of {data.name}:{data.train_split}; lower the batch size or raise data.train_limit"
-        )
     eval_ds = make_pipeline(eval_src, train.batch_size, training=False, **common)
-    return train_src, eval_src, _features_and_labels(train_ds), _features_and_labels(eval_ds)
+    if not job.adversarial.enabled:  # The NSL wrapper takes the dicts as they are.
+        train_ds, eval_ds = _features_and_labels(train_ds), _features_and_labels(eval_ds)
+    return train_src, eval_src, train_ds, eval_ds
 
 
 def _features_and_labels(dataset):
@@ -62,54 +67,84 @@ def _features_and_labels(dataset):
     return dataset.map(lambda batch: ({"image": batch["image"]}, batch["label"]))
 
 
+def _clear_stale_state(job: TrainJob) -> None:
+    """A fresh run starts without an earlier run's phase record."""
+    path = callbacks_lib.run_state_paths(job.run.dir)["phases"]
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def _phase_starts(job: TrainJob) -> List[int]:
+    path = callbacks_lib.run_state_paths(job.run.dir)["phases"]
+    if not job.train.phases or not os.path.isfile(path):
+        return [0]
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["phase_starts"]
+
+
 def run_training(job: TrainJob) -> TrainResult:
     """Trains ``job``'s model on its data and exports it.
 
-    Writes ``config.yaml``, ``history.csv`` and ``metrics.json`` to ``job.run.dir``
-    (on the chief only) and the SavedModel to ``<export.dir>/<export.name>/<n>/``.
-    Restarted with the same config after a crash, it resumes from the last epoch.
+    Writes ``config.yaml``, ``history.csv``, ``metrics.json`` and
+    ``training_curves.png`` to ``job.run.dir`` (on the chief only) and the base
+    model as a SavedModel to ``<export.dir>/<export.name>/<n>/``. Restarted with
+    the same config after a crash, it resumes from the last completed epoch.
     """
     strategy = distribute.make_strategy(job.distribute)  # First: it may configure the runtime.
     keras.utils.set_random_seed(job.run.seed)
     keras.mixed_precision.set_global_policy(job.train.precision)
     chief = distribute.is_chief(strategy)
+    resuming = callbacks_lib.is_resuming(job.run.dir)
     os.makedirs(job.run.dir, exist_ok=True)
     if chief:
         config_lib.save(job, os.path.join(job.run.dir, "config.yaml"))
+        if not resuming:
+            _clear_stale_state(job)
 
     train_src, eval_src, train_ds, eval_ds = _datasets(job)
-    channels = train_src.image_shape[-1]
     with strategy.scope():
-        model = build_model(job.model, num_classes=train_src.num_classes, channels=channels)
-        model.compile(
-            optimizer=_optimizer(job),
+        model = build_model(job.model, num_classes=train_src.num_classes, channels=train_src.image_shape[-1])
+        optimizer = _optimizer(job)
+        trainer = adversarial.wrap(model, job.adversarial) if job.adversarial.enabled else model
+        trainer.compile(
+            optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
+        if job.adversarial.enabled:
+            adversarial.build(trainer)  # BackupAndRestore needs built weights.
+        if job.train.phases:
+            phases.prepare_optimizer(model, optimizer)
     throughput = callbacks_lib.Throughput(job.train.batch_size)
-    verbose = 1 if job.train.progress and sys.stdout.isatty() else 2
-    history = model.fit(
+    history = trainer.fit(
         train_ds,
         epochs=job.train.epochs,
         steps_per_epoch=job.train.steps_per_epoch,
         validation_data=eval_ds,
         validation_steps=job.train.validation_steps,
-        callbacks=callbacks_lib.make_callbacks(job, strategy, throughput),
-        verbose=verbose,
+        callbacks=callbacks_lib.make_callbacks(job, strategy, throughput, model, resuming),
+        verbose=1 if job.train.progress and sys.stdout.isatty() else 2,
     )
+    backup_dir = callbacks_lib.run_state_paths(job.run.dir)["backup"]
+    if chief and os.path.isdir(backup_dir) and not os.listdir(backup_dir):
+        os.rmdir(backup_dir)  # Keras empties it when training completes.
     final = {key: float(values[-1]) for key, values in history.history.items() if values}
     for key, value in final.items():
         if not math.isfinite(value):
             raise FloatingPointError(f"training diverged: final {key} = {value}; see {job.run.dir}/history.csv")
 
-    export_root = os.path.join(job.export.dir, job.export.name)
-    export_path = export_model(model, export_root, train_src.class_names, strategy)
+    export_path = export_model(model, os.path.join(job.export.dir, job.export.name), train_src.class_names, strategy)
+    # With NSL, "loss" adds the adversarial term; the classification loss alone is
+    # reported as train_loss/val_loss so that base and robust runs compare.
+    clean = "sparse_categorical_crossentropy" if job.adversarial.enabled else "loss"
     metrics = {
-        "train_loss": final.get("loss"),
+        "train_loss": final.get(clean),
         "train_accuracy": final.get("accuracy"),
-        "val_loss": final.get("val_loss"),
+        "val_loss": final.get(f"val_{clean}"),
         "val_accuracy": final.get("val_accuracy"),
         "epochs": job.train.epochs,
+        "phase_starts": _phase_starts(job),
+        "adversarial": job.adversarial.enabled,
         "examples_per_second": throughput.examples_per_second,
         "train_examples": train_src.num_examples,
         "eval_examples": eval_src.num_examples,
@@ -119,6 +154,23 @@ def run_training(job: TrainJob) -> TrainResult:
         "export": export_path,
         "versions": versions.library_versions(),
     }
+    if job.adversarial.enabled:
+        metrics["train_total_loss"] = final.get("loss")
+        metrics["train_scaled_adversarial_loss"] = final.get("scaled_adversarial_loss")
+        metrics["adversarial_epsilon"] = job.adversarial.epsilon
     if chief:
         outputs.write_json(os.path.join(job.run.dir, "metrics.json"), metrics)
+        plots.training_curves(_full_history(job, history.history), metrics["phase_starts"],
+                              os.path.join(job.run.dir, "training_curves.png"))
     return TrainResult(job.run.dir, export_path, metrics)
+
+
+def _full_history(job: TrainJob, fallback: Dict[str, list]) -> Dict[str, list]:
+    """The whole run's history from history.csv (a resumed fit only holds its own epochs)."""
+    path = os.path.join(job.run.dir, "history.csv")
+    if not os.path.isfile(path):
+        return fallback
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in keys}

@@ -60,3 +60,38 @@ def test_trains_writes_outputs_and_exports(tmp_path, capsys):
     # A second run exports the next version beside the first.
     assert train.main(["--config", config, "--set", "train.epochs=1", "--set", f"run.dir={tmp_path / 'run2'}"]) == 0
     assert sorted(os.listdir(tmp_path / "exports" / "m")) == ["1", "2"]
+
+
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    import tf_keras as keras
+
+    from robustkit.training import callbacks as callbacks_lib
+
+    class CrashAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise _Crash("killed")
+
+    make = callbacks_lib.make_callbacks
+    monkeypatch.setattr(callbacks_lib, "make_callbacks", lambda *a: make(*a) + [CrashAfterSecondEpoch()])
+    data_dir = helpers.write_learnable_idx(tmp_path / "data")
+    config = helpers.train_config(tmp_path, data_dir, train={"epochs": 4})
+    with pytest.raises(_Crash):
+        train.main(["--config", config])
+    run = tmp_path / "run"
+    assert (run / "backup").is_dir()
+    assert not (tmp_path / "exports").exists(), "nothing is exported before training ends"
+
+    monkeypatch.setattr(callbacks_lib, "make_callbacks", make)
+    assert train.main(["--config", config]) == 0
+    rows = list(csv.DictReader(open(run / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
+    assert not (run / "backup").exists()
+    # Running the finished command again starts afresh rather than appending.
+    assert train.main(["--config", config, "--set", "train.epochs=1"]) == 0
+    assert [r["epoch"] for r in csv.DictReader(open(run / "history.csv"))] == ["0"]

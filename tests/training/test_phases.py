@@ -1,0 +1,88 @@
+"""Fine-tuning phases: what each spec freezes, and switching inside one fit."""
+
+import json
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from robustkit.models import build_model
+from robustkit.models.mobilenetv2 import MobileNetV2Config
+from robustkit.models.small_cnn import SmallCNNConfig
+from robustkit.training import phases
+from robustkit.training.config import PhaseConfig
+
+
+def _trainable_names(model):
+    return {w.name for w in model.trainable_weights}
+
+
+def test_specs_on_mobilenetv2():
+    model = build_model(MobileNetV2Config(input_size=32, alpha=0.35), num_classes=5, channels=3)
+    backbone = phases.backbone_of(model)
+    assert backbone is not None
+    phases.set_trainable(model, "head")
+    assert _trainable_names(model) == {w.name for w in model.get_layer("logits").trainable_weights}
+    phases.set_trainable(model, "top:3")
+    expected = {w.name for layer in backbone.layers[-3:] for w in layer.trainable_weights}
+    expected |= {w.name for w in model.get_layer("logits").trainable_weights}
+    assert len(expected) > 2 and _trainable_names(model) == expected
+    phases.set_trainable(model, "all")
+    assert len(model.trainable_weights) == len(
+        [w for w in model.weights if "moving_" not in w.name]
+    )
+
+
+def test_specs_on_a_model_without_backbone():
+    model = build_model(SmallCNNConfig(), num_classes=10, channels=1)
+    phases.set_trainable(model, "head")
+    assert _trainable_names(model) == {w.name for w in model.get_layer("logits").weights}
+    phases.set_trainable(model, "top:1")
+    assert _trainable_names(model) == {
+        w.name for name in ("conv2", "logits") for w in model.get_layer(name).weights
+    }
+
+
+@pytest.mark.parametrize("bad", ["top:0", "middle", "top:x"])
+def test_bad_trainable_spec(bad):
+    with pytest.raises(ValueError, match="expected head, top:N"):
+        PhaseConfig(trainable=bad)
+
+
+def _fit_with(phase_list, tmp_path, epochs, loss_stuck=False):
+    model = build_model(SmallCNNConfig(dropout=0.0), num_classes=3, channels=1)
+    optimizer = keras.optimizers.SGD(0.05)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    phases.prepare_optimizer(model, optimizer)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(32, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 3, size=32)
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append((model.get_layer("conv1").get_weights()[0].copy(), float(optimizer.learning_rate)))
+
+    state = tmp_path / "phases.json"
+    controller = phases.PhaseController(phase_list, model, str(state), write_state=True)
+    model.fit(x, y, batch_size=16, epochs=epochs, callbacks=[controller, Snapshot()], verbose=0)
+    return model, snapshots, json.loads(state.read_text())["phase_starts"]
+
+
+def test_phases_switch_inside_fit(tmp_path):
+    plan = [PhaseConfig(trainable="head", learning_rate=0.05, epochs=2), PhaseConfig(trainable="all", learning_rate=0.01)]
+    model, snaps, starts = _fit_with(plan, tmp_path, epochs=4)
+    assert starts == [0, 2]
+    np.testing.assert_array_equal(snaps[0][0], snaps[1][0])  # Head only: conv1 frozen.
+    assert not np.array_equal(snaps[1][0], snaps[2][0])  # All: conv1 trains.
+    assert [lr for _, lr in snaps] == pytest.approx([0.05, 0.05, 0.01, 0.01])
+
+
+def test_plateau_moves_on_early(tmp_path):
+    # A learning rate this small barely changes the loss: the first phase plateaus.
+    plan = [
+        PhaseConfig(trainable="head", learning_rate=1e-9, epochs=10, until_plateau=True, patience=1, min_delta=0.05),
+        PhaseConfig(trainable="all", learning_rate=0.01),
+    ]
+    _, _, starts = _fit_with(plan, tmp_path, epochs=4)
+    assert starts == [0, 2], "loss flat after epoch 0 and 1 -> the second phase starts at epoch 2"
