@@ -97,10 +97,12 @@ def make_callbacks(
     run_dir = job.run.dir
     chief = distribute.is_chief(strategy)
     paths = run_state_paths(run_dir)
+    schedules = schedule_callbacks(job.train.schedule)
     callbacks = []
     if job.train.phases:
-        callbacks.append(PhaseController(job.train.phases, base_model, paths["phases"], write_state=chief))
-    callbacks += schedule_callbacks(job.train.schedule)
+        plateaus = [cb for cb in schedules if isinstance(cb, keras.callbacks.ReduceLROnPlateau)]
+        callbacks.append(PhaseController(job.train.phases, base_model, paths["phases"], chief, plateaus))
+    callbacks += schedules
     callbacks += [
         # Every worker passes the same directory; Keras gives non-chiefs their own.
         keras.callbacks.BackupAndRestore(paths["backup"]),

@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import tf_keras as keras
 
@@ -37,6 +37,28 @@ def _optimizer(job: TrainJob) -> keras.optimizers.Optimizer:
     if train.optimizer == "adam":
         return keras.optimizers.Adam(train.learning_rate)
     return keras.optimizers.SGD(train.learning_rate, momentum=train.momentum)
+
+
+def build_trainer(job: TrainJob, num_classes: int, channels: int) -> Tuple[keras.Model, keras.Model]:
+    """Builds and compiles the model and what fits it (call inside the strategy's scope).
+
+    Returns:
+      ``(model, trainer)``: the classifier, and the model to call ``fit`` on, which
+      is the NSL wrapper around it when adversarial training is enabled.
+    """
+    model = build_model(job.model, num_classes=num_classes, channels=channels)
+    optimizer = _optimizer(job)
+    trainer = adversarial.wrap(model, job.adversarial) if job.adversarial.enabled else model
+    trainer.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    if job.adversarial.enabled:
+        adversarial.build(trainer)  # BackupAndRestore needs built weights.
+    if job.train.phases:
+        phases.prepare_optimizer(model, optimizer)
+    return model, trainer
 
 
 def _datasets(job: TrainJob):
@@ -103,18 +125,7 @@ def run_training(job: TrainJob) -> TrainResult:
 
     train_src, eval_src, train_ds, eval_ds = _datasets(job)
     with strategy.scope():
-        model = build_model(job.model, num_classes=train_src.num_classes, channels=train_src.image_shape[-1])
-        optimizer = _optimizer(job)
-        trainer = adversarial.wrap(model, job.adversarial) if job.adversarial.enabled else model
-        trainer.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
-        if job.adversarial.enabled:
-            adversarial.build(trainer)  # BackupAndRestore needs built weights.
-        if job.train.phases:
-            phases.prepare_optimizer(model, optimizer)
+        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1])
     throughput = callbacks_lib.Throughput(job.train.batch_size)
     history = trainer.fit(
         train_ds,

@@ -64,10 +64,20 @@ class PhaseController(keras.callbacks.Callback):
         wrapper shares its weights).
       state_path: where the epochs at which phases began are kept.
       write_state: whether this worker writes ``state_path`` (the chief).
+      plateau_schedules: learning-rate schedules whose plateau tracking starts
+        over with each phase (unfreezing layers raises the loss for a while).
     """
 
-    def __init__(self, phases: Sequence[PhaseConfig], base_model: keras.Model, state_path: str, write_state: bool):
+    def __init__(
+        self,
+        phases: Sequence[PhaseConfig],
+        base_model: keras.Model,
+        state_path: str,
+        write_state: bool,
+        plateau_schedules: Sequence[keras.callbacks.ReduceLROnPlateau] = (),
+    ):
         super().__init__()
+        self.plateau_schedules = list(plateau_schedules)
         self.phases = list(phases)
         self.base_model = base_model
         self.state_path = state_path
@@ -109,6 +119,8 @@ class PhaseController(keras.callbacks.Callback):
         self.model.train_function = self.model.make_train_function(force=True)
         self._applied = index
         self._best, self._wait = float("inf"), 0
+        for schedule in self.plateau_schedules:
+            schedule._reset()  # Keras's own reset of wait, cooldown and best.
         trainable = sum(int(v.shape.num_elements()) for v in self.base_model.trainable_weights)
         log.info(
             "epoch %d: phase %d/%d, trainable %s (%d weights), learning rate %g",

@@ -49,7 +49,7 @@ def test_bad_trainable_spec(bad):
         PhaseConfig(trainable=bad)
 
 
-def _fit_with(phase_list, tmp_path, epochs, loss_stuck=False):
+def _fit_with(phase_list, tmp_path, epochs, plateau=None):
     model = build_model(SmallCNNConfig(dropout=0.0), num_classes=3, channels=1)
     optimizer = keras.optimizers.SGD(0.05)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -64,14 +64,18 @@ def _fit_with(phase_list, tmp_path, epochs, loss_stuck=False):
             snapshots.append((model.get_layer("conv1").get_weights()[0].copy(), float(optimizer.learning_rate)))
 
     state = tmp_path / "phases.json"
-    controller = phases.PhaseController(phase_list, model, str(state), write_state=True)
-    model.fit(x, y, batch_size=16, epochs=epochs, callbacks=[controller, Snapshot()], verbose=0)
+    schedules = [plateau] if plateau else []
+    controller = phases.PhaseController(phase_list, model, str(state), True, schedules)
+    model.fit(x, y, batch_size=16, epochs=epochs, callbacks=[controller, *schedules, Snapshot()], verbose=0)
     return model, snapshots, json.loads(state.read_text())["phase_starts"]
 
 
 def test_phases_switch_inside_fit(tmp_path):
     plan = [PhaseConfig(trainable="head", learning_rate=0.05, epochs=2), PhaseConfig(trainable="all", learning_rate=0.01)]
-    model, snaps, starts = _fit_with(plan, tmp_path, epochs=4)
+    # This plateau schedule sees no improvement after epoch 0 (min_delta is huge):
+    # only the reset at the phase change keeps it from halving the rate at epoch 2.
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=10.0)
+    model, snaps, starts = _fit_with(plan, tmp_path, epochs=4, plateau=plateau)
     assert starts == [0, 2]
     np.testing.assert_array_equal(snaps[0][0], snaps[1][0])  # Head only: conv1 frozen.
     assert not np.array_equal(snaps[1][0], snaps[2][0])  # All: conv1 trains.
