@@ -4,7 +4,10 @@ The dataclasses hold the only copy of every default. A section whose dataclass
 depends on a chosen component (``model.name: mobilenetv2``) declares the registry
 to look the name up in through field metadata ``{"registry": <callable>}``; the
 chosen component's options class then validates the rest of the block, so config
-keys and builder options are the same words.
+keys and builder options are the same words. A field typed ``Dict[str, ...]`` with
+such metadata holds several components keyed by label (``attacks: {pgd_l2: {name:
+pgd, norm: l2}}``): each block's ``name`` defaults to its label, ``false`` drops a
+block, and ``--set attacks.pgd_l2.norm=linf`` reaches into one.
 
 Errors are `ConfigError`s: one paragraph naming the file, the dotted key, the
 value and what was expected; an unknown key comes with the nearest known one.
@@ -139,7 +142,10 @@ class _Parser:
         for name, field in fields.items():
             sub = f"{prefix}{name}"
             registry = field.metadata.get("registry")
-            if registry is not None:
+            if registry is not None and typing.get_origin(hints[name]) in (dict, Dict):
+                if name in data:
+                    kwargs[name] = self.choices(registry(), data[name], sub)
+            elif registry is not None:
                 kwargs[name] = self.choice(field, registry(), data.get(name), sub)
             elif name in data:
                 kwargs[name] = self.value(hints[name], data[name], sub)
@@ -148,20 +154,33 @@ class _Parser:
         except (TypeError, ValueError) as err:
             self.fail(key, f"is invalid: {err}")
 
-    def choice(self, field: dataclasses.Field, registry: Any, data: Any, key: str) -> Any:
+    def choice(self, field: Optional[dataclasses.Field], registry: Any, data: Any, key: str,
+               default: Optional[str] = None) -> Any:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
             self.fail(key, f"has value {data!r}; expected a mapping with a 'name' key")
         if "name" in data:
             name = data["name"]
+        elif default is not None:
+            name = default
         else:
-            name = field.default_factory().name  # type: ignore[misc]
+            name = field.default_factory().name  # type: ignore[union-attr,misc]
         if name not in registry:
             close = difflib.get_close_matches(str(name), registry.names(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.fail(f"{key}.name", f"has value {name!r}; expected one of {', '.join(registry.names())}{hint}")
         return self.dataclass(registry.options(name), {**data, "name": name}, key)
+
+    def choices(self, registry: Any, data: Any, key: str) -> Dict[str, Any]:
+        """A mapping of labels to components; a block's ``name`` defaults to its label, ``false`` drops it."""
+        if not isinstance(data, Mapping):
+            self.fail(key, f"has value {data!r}; expected a mapping of labels to blocks, each naming a component")
+        return {
+            str(label): self.choice(None, registry, block, f"{key}.{label}", default=str(label))
+            for label, block in data.items()
+            if block is not False
+        }
 
 
 def parse(cls: Type[T], data: Any, source: str = "<dict>") -> T:

@@ -1,13 +1,17 @@
-"""``python -m robustkit.train``: train a classifier from a config, then export it.
+"""``python -m robustkit.train``: train a classifier, VAE or CVAE from a config, then export it.
+
+The config's ``task`` chooses what is trained: ``classifier`` (the default),
+``vae`` or ``cvae`` (`robustkit.generative`).
 
 Examples:
   python -m robustkit.train --config configs/quickstart_base.yaml
   python -m robustkit.train --config configs/quickstart_base.yaml --set train.epochs=1 --set run.name=try
+  python -m robustkit.train --config configs/cvae_rotation_1d_fashion_mnist.yaml --set regulariser.enabled=false
 """
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import yaml
 
@@ -20,10 +24,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m robustkit.train",
         description=(
-            "Train a classifier (optionally with adversarial regularisation) on the config's dataset, "
-            "write config.yaml, history.csv and metrics.json to run.dir, and export the model as a "
-            "SavedModel to <export.dir>/<export.name>/<version>/. Rerunning a killed run with the same "
-            "command resumes it. The last line printed is 'exported: <path>'."
+            "Train a classifier (optionally with adversarial regularisation), or a VAE or CVAE (task: vae or "
+            "cvae), on the config's data, write config.yaml, history.csv and metrics.json to run.dir, and "
+            "export the model as a SavedModel to <export.dir>/<export.name>/<version>/. Rerunning a killed "
+            "run with the same command resumes it. The last line printed is 'exported: <path>'."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 2)[2],
@@ -32,18 +36,47 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+TASKS = ("classifier", "vae", "cvae")
+
+
+def _run_classifier(job: TrainJob) -> Any:
+    from robustkit.training.loop import run_training  # Imports TensorFlow.
+
+    return run_training(job)
+
+
+def _run_generative(job: Any) -> Any:
+    from robustkit.generative.loop import run_generative  # Imports TensorFlow and TFP.
+
+    return run_generative(job)
+
+
+def load_job(path: Optional[str], overrides: Sequence[str]) -> Tuple[Any, Callable[[Any], Any]]:
+    """The validated job of a config and the function that runs it, chosen by its ``task``."""
+    data = config_lib.apply_overrides(config_lib.read_yaml(path) if path else {}, overrides)
+    source = repr(path) if path else "(defaults)"
+    task = data.get("task", "classifier")
+    if task == "classifier":
+        return config_lib.parse(TrainJob, data, source), _run_classifier
+    if task in ("vae", "cvae"):
+        from robustkit.generative.config import parse_job
+
+        return parse_job(data, source), _run_generative
+    raise config_lib.ConfigError(
+        f"config {source}: key 'task' has value {task!r}; expected one of {', '.join(map(repr, TASKS))}"
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     cli.setup_logging(args.log_level)
 
     def body() -> int:
-        job = config_lib.load(TrainJob, args.config, args.overrides)
+        job, run = load_job(args.config, args.overrides)
         if args.print_config:
             print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
             return 0
-        from robustkit.training.loop import run_training  # Imports TensorFlow.
-
-        result = run_training(job)
+        result = run(job)
         print(f"run: {result.run_dir}")
         print(f"exported: {result.export_path or 'nothing (this worker is not the chief)'}")
         return 0

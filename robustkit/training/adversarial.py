@@ -12,6 +12,7 @@ bound is silently ignored for dict inputs) and exports the base model, never
 the wrapper.
 """
 
+import attr
 import neural_structured_learning as nsl
 import tensorflow as tf
 import tf_keras as keras
@@ -53,3 +54,63 @@ def build(wrapper: keras.Model) -> None:
     base = wrapper.base_model
     image = tf.zeros([1, *base.input_shape[1:]], dtype=tf.float32)
     wrapper({IMAGE_KEY: image, LABEL_KEY: tf.zeros([1], dtype=tf.int64)})
+
+
+def neighbour_fn(model, options: AdversarialConfig):
+    """A compiled function making the adversarial neighbour NSL trains on.
+
+    It calls ``nsl.lib.gen_adv_neighbor`` inside a `tf.function` with the
+    wrapper's loss (sparse cross-entropy on logits, averaged over the batch) and
+    the same dict-shaped clip bounds, so it returns what
+    ``AdversarialRegularization.perturb_on_batch`` returns, without the eager
+    round trip through NumPy.
+
+    Args:
+      model: a callable from float32 images in [0, 1] to logits.
+      options: the neighbour's configuration (``multiplier`` is unused).
+
+    Returns:
+      ``neighbour(images, labels, step_size=None, pgd_epsilon=None) -> images``
+      (float32, in [0, 1]). ``step_size`` and ``pgd_epsilon``, given as
+      tensors, replace the configured values without retracing, so one
+      function serves a sweep over epsilons; ``pgd_epsilon`` applies only to
+      PGD and cannot be a tensor with ``random_init`` (NSL tests it for truth).
+    """
+    config = nsl_config(options).adv_neighbor_config
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def model_fn(features):
+        return model(features[IMAGE_KEY])
+
+    @tf.function(reduce_retracing=True)
+    def neighbour(images, labels, step_size=None, pgd_epsilon=None):
+        chosen = config
+        if step_size is not None:
+            chosen = attr.evolve(chosen, adv_step_size=step_size)
+        if pgd_epsilon is not None and config.pgd_epsilon is not None:
+            chosen = attr.evolve(chosen, pgd_epsilon=pgd_epsilon)
+        features = {IMAGE_KEY: tf.convert_to_tensor(images, tf.float32)}
+        with tf.GradientTape() as tape:
+            tape.watch(features[IMAGE_KEY])
+            labeled_loss = loss_fn(labels, model_fn(features))
+        adv, _ = nsl.lib.gen_adv_neighbor(
+            features, labeled_loss, chosen, gradient_tape=tape, pgd_model_fn=model_fn,
+            pgd_loss_fn=loss_fn, pgd_labels=labels, use_while_loop=True,
+        )
+        return adv[IMAGE_KEY]
+
+    return neighbour
+
+def perturb_on_batch_fn(base_model: keras.Model, options: AdversarialConfig):
+    """NSL's own eager ``perturb_on_batch`` for ``base_model``, as ``fn(images, labels) -> np.ndarray``.
+
+    For comparison with `neighbour_fn` (benchmarks, tests): it wraps and compiles
+    the model the way training does.
+    """
+    wrapper = wrap(base_model, options)
+    wrapper.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def perturb(images, labels):
+        return wrapper.perturb_on_batch({IMAGE_KEY: images, LABEL_KEY: labels})[IMAGE_KEY]
+
+    return perturb

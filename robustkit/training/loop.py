@@ -114,7 +114,15 @@ def run_training(job: TrainJob) -> TrainResult:
     """
     strategy = distribute.make_strategy(job.distribute)  # First: it may configure the runtime.
     keras.utils.set_random_seed(job.run.seed)
+    previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.train.precision)
+    try:
+        return _train(job, strategy)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(job: TrainJob, strategy) -> TrainResult:
     chief = distribute.is_chief(strategy)
     resuming = callbacks_lib.is_resuming(job.run.dir)
     os.makedirs(job.run.dir, exist_ok=True)

@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from robustkit import outputs  # noqa: E402
 
@@ -15,12 +16,15 @@ def training_curves(history: Dict[str, Sequence[float]], phase_starts: Sequence[
     """Writes loss and accuracy per epoch, with a dashed line where each later phase began.
 
     Args:
-      history: Keras history (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
+      history: Keras history (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
+        and with NSL ``sparse_categorical_crossentropy``).
       phase_starts: the epochs (0-based) at which phases began.
       path: the PNG to write (atomically).
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    # With NSL, "loss" includes the adversarial term; plot the classification loss.
+    loss = "sparse_categorical_crossentropy" if "sparse_categorical_crossentropy" in history else "loss"
+    for ax, metric, title in zip(axes, (loss, "accuracy"), ("classification loss", "accuracy")):
         for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
             values = history.get(key)
             if values:
@@ -28,7 +32,8 @@ def training_curves(history: Dict[str, Sequence[float]], phase_starts: Sequence[
         for start in phase_starts[1:]:
             ax.axvline(start + 0.5, color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     if len(phase_starts) > 1:

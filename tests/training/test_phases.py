@@ -71,7 +71,10 @@ def _fit_with(phase_list, tmp_path, epochs, plateau=None):
 
 
 def test_phases_switch_inside_fit(tmp_path):
-    plan = [PhaseConfig(trainable="head", learning_rate=0.05, epochs=2), PhaseConfig(trainable="all", learning_rate=0.01)]
+    plan = [
+        PhaseConfig(trainable="head", learning_rate=0.05, epochs=2),
+        PhaseConfig(trainable="all", learning_rate=0.01),
+    ]
     # This plateau schedule sees no improvement after epoch 0 (min_delta is huge):
     # only the reset at the phase change keeps it from halving the rate at epoch 2.
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=10.0)

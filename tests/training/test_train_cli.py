@@ -56,6 +56,7 @@ def test_trains_writes_outputs_and_exports(tmp_path, capsys):
     assert metrics["val_accuracy"] > 0.9, "the quadrant task is easy; the model must learn it"
     assert metrics["examples_per_second"] > 0
     assert metrics["versions"]["tensorflow"] == "2.21.0"
+    assert (run / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert open(os.path.join(export, "assets", "labels.txt")).read().split() == [str(i) for i in range(10)]
     # A second run exports the next version beside the first.
     assert train.main(["--config", config, "--set", "train.epochs=1", "--set", f"run.dir={tmp_path / 'run2'}"]) == 0
@@ -95,3 +96,26 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     # Running the finished command again starts afresh rather than appending.
     assert train.main(["--config", config, "--set", "train.epochs=1"]) == 0
     assert [r["epoch"] for r in csv.DictReader(open(run / "history.csv"))] == ["0"]
+
+
+@pytest.mark.slow
+def test_nsl_with_bfloat16_trains_and_exports_float_outputs(tmp_path, capsys):
+    import tensorflow as tf
+
+    data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
+    config = helpers.train_config(
+        tmp_path, data_dir,
+        train={"epochs": 1, "steps_per_epoch": 2, "precision": "mixed_bfloat16"},
+        adversarial={"enabled": True, "step_size": 0.1},
+    )
+    assert train.main(["--config", config]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["adversarial"] is True and metrics["adversarial_epsilon"] == 0.1
+    assert metrics["train_scaled_adversarial_loss"] > 0
+    assert (tmp_path / "run" / "training_curves.png").stat().st_size > 10000
+    import tf_keras as keras
+
+    assert keras.mixed_precision.global_policy().name == "float32", "the run restores the global policy"
+    loaded = tf.saved_model.load(str(tmp_path / "exports" / "m" / "1"))
+    out = loaded.signatures["serve_float"](image=tf.zeros([2, 28, 28, 1]))
+    assert out["probabilities"].dtype == tf.float32

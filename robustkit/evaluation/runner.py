@@ -1,0 +1,255 @@
+"""Scores every model on exactly the same examples under every configured attack.
+
+The order of work, so that every mistake a user can fix is reported before
+any attack runs: build the attacks (config errors), check the transfer
+surrogates, load the split, load the models and check that they fit the data
+and each other, check L2 radii against the image size; then measure clean
+accuracy, input gradients, every attack at every epsilon, the large-epsilon
+PGD check, the per-example worst case, and the sanity checks.
+
+Seed (section 6): a white-box attack is made per model on its own gradients;
+a transfer attack is made once on its surrogate and every model is scored on
+the same perturbed images, as is noise.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from robustkit import config as config_lib
+from robustkit.attacks import build_attack
+from robustkit.attacks.base import Attack, check_l2_epsilons, cross_entropy
+from robustkit.attacks.gradient import GradientAttack, PgdConfig
+from robustkit.data import Source, load_split, make_pipeline
+from robustkit.evaluation import sanity
+from robustkit.evaluation.config import ValidateJob
+from robustkit.evaluation.loading import Model, ModelLoadError, load_model
+from robustkit.evaluation.paths import resolve_model_path
+from robustkit.evaluation.scoring import AttackInfo, Results, score, worst_case
+
+log = logging.getLogger(__name__)
+
+PROBE_EXAMPLES = 256
+
+
+def _surrogates(job: ValidateJob, model_paths: Dict[str, str]) -> Dict[str, str]:
+    """attack label -> a ``--model`` name or a resolved path, for each transfer attack."""
+    found = {}
+    for label, options in job.attacks.items():
+        surrogate = getattr(options, "surrogate", None)
+        if surrogate is None:
+            continue
+        if surrogate in model_paths:
+            found[label] = surrogate
+        else:
+            found[label] = resolve_model_path(
+                surrogate, what=f"attacks.{label}.surrogate (not one of the --model names {sorted(model_paths)})"
+            )
+    return found
+
+
+def _fit(models: Dict[str, Model], source: Source) -> Tuple[int, int]:
+    """The (size, channels) every model takes, checked against the data."""
+    height, width, channels = source.image_shape
+    sizes = {m.input_size for m in models.values() if m.input_size is not None}
+    for model in models.values():
+        if model.channels != channels:
+            raise ModelLoadError(
+                f"model {model.name} takes {model.channels}-channel images but {source.split} of the dataset has "
+                f"{channels} channel(s) ({model.path})"
+            )
+        if model.num_classes != source.num_classes:
+            raise ModelLoadError(
+                f"model {model.name} predicts {model.num_classes} classes but the dataset has {source.num_classes}"
+                f" ({model.path})"
+            )
+    if len(sizes) > 1:
+        shapes = ", ".join(f"{m.name}: {m.input_size}x{m.input_size}" for m in models.values())
+        raise ModelLoadError(f"the models take different image sizes ({shapes}); attacks need one image space, so "
+                             "validate models of one input size together")
+    if sizes:
+        return sizes.pop(), channels
+    if height is None:
+        raise ModelLoadError("neither the models nor the dataset fix an image size")
+    return height, channels
+
+
+def _examples(job: ValidateJob, source: Source, size: int) -> Tuple[np.ndarray, np.ndarray]:
+    dataset = make_pipeline(source, job.batch_size, training=False, seed=job.run.seed, image_size=size,
+                            cache=False)
+    images, labels = [], []
+    for batch in dataset:
+        images.append(batch["image"].numpy())
+        labels.append(batch["label"].numpy())
+    return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+
+
+def _batches(count: int, size: int):
+    for index, start in enumerate(range(0, count, size)):
+        yield index, slice(start, min(start + size, count))
+
+
+class _Predictor:
+    """Compiled argmax per model."""
+
+    def __init__(self):
+        self._fns = {}
+
+    def __call__(self, model: Model, images) -> np.ndarray:
+        if model.name not in self._fns:
+            self._fns[model.name] = tf.function(lambda x: tf.argmax(model(x), axis=-1), reduce_retracing=True)
+        return self._fns[model.name](tf.convert_to_tensor(images, tf.float32)).numpy()
+
+
+def _gradient_stats(model: Model, images: np.ndarray, labels: np.ndarray, batch: int) -> Dict[str, float]:
+    @tf.function(reduce_retracing=True)
+    def grads(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(cross_entropy(model(x), y))
+        g = tf.reshape(tape.gradient(loss, x), [tf.shape(x)[0], -1])
+        return (tf.reduce_any(tf.math.is_nan(g), axis=1), tf.reduce_all(tf.equal(g, 0.0), axis=1),
+                tf.reduce_mean(tf.abs(g), axis=1))
+
+    nan, zero, mean_abs = [], [], []
+    for _, part in _batches(len(images), batch):
+        n, z, m = grads(tf.constant(images[part]), tf.constant(labels[part]))
+        nan.append(n.numpy()), zero.append(z.numpy()), mean_abs.append(m.numpy())
+    return {"examples": len(images), "nan": int(np.concatenate(nan).sum()), "zero": int(np.concatenate(zero).sum()),
+            "mean_abs": float(np.nanmean(np.concatenate(mean_abs)))}
+
+
+def _info(label: str, attack: Attack, examples: int) -> AttackInfo:
+    name = attack.options.name
+    kind = "transfer" if name == "transfer" else "noise" if name == "noise" else "white_box"
+    return AttackInfo(label=label, name=name, norm=attack.norm, kind=kind, targeted=attack.targeted,
+                      examples=examples, description=attack.describe(), parameters=dataclasses.asdict(attack.options))
+
+
+def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
+    """Runs the whole validation; `robustkit.evaluation.report.write_all` writes what it returns.
+
+    Args:
+      job: the resolved config.
+      model_paths: ``--model`` name -> resolved path (`robustkit.evaluation.paths.parse_model_flags`).
+
+    Raises:
+      robustkit.errors.UserError: for anything the user can fix, before any attack runs.
+    """
+    attacks = {label: build_attack(options) for label, options in job.attacks.items()}
+    surrogate_of = _surrogates(job, model_paths)
+    source = load_split(job.data, job.data.eval_split, job.data.eval_limit)
+    models = {name: load_model(name, path) for name, path in model_paths.items()}
+    extra = {path: load_model(f"surrogate {os.path.basename(path.rstrip('/'))}", path)
+             for path in set(surrogate_of.values()) if path not in models}
+    size, channels = _fit({**models, **extra}, source)
+    for label, attack in attacks.items():
+        if attack.norm == "l2":
+            try:
+                check_l2_epsilons(attack.epsilons, (size, size, channels), f"attacks.{label}.epsilons")
+            except ValueError as err:
+                raise config_lib.ConfigError(str(err)) from None
+
+    images, labels = _examples(job, source, size)
+    count = len(labels)
+    log.info("%d examples of %s:%s at %dx%dx%d", count, job.data.name, job.data.eval_split, size, size, channels)
+    for model in [*models.values(), *extra.values()]:
+        model.calibrate(images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES])
+        log.info("model %s; %s", model.describe(), "; ".join(model.notes))
+    predict = _Predictor()
+    clean = {name: np.concatenate([predict(m, images[p]) for _, p in _batches(count, job.batch_size)]) == labels
+             for name, m in models.items()}
+    class_names = next((m.class_names for m in models.values() if m.class_names), None) or source.class_names
+    results = Results(models=list(models), num_examples=count, clean=clean, class_names=list(class_names),
+                      data={"name": job.data.name, "split": job.data.eval_split, "examples": count,
+                            "image_shape": [size, size, channels]})
+    shown = min(job.report.examples, count)
+    results.examples["clean_predicted"] = {
+        name: predict(m, images[:shown]) for name, m in models.items()
+    } if shown else {}
+    for name, model in models.items():
+        results.models_info[name] = {"path": model.path, "notes": model.notes, "input_range": model.input_range,
+                                     "input_shape": [size, size, channels], "num_classes": model.num_classes,
+                                     "clean_accuracy": float(np.mean(clean[name]))}
+        results.gradients[name] = _gradient_stats(model, images, labels, job.batch_size)
+
+    example_key = (job.example_attack(), job.example_epsilon())
+    for index, (label, attack) in enumerate(attacks.items()):
+        limit = min(count, job.attacks[label].max_examples or count)
+        info = results.attacks[label] = _info(label, attack, limit)
+        maker = None
+        if label in surrogate_of:
+            maker = models.get(surrogate_of[label]) or extra[surrogate_of[label]]
+        start = time.perf_counter()
+        for epsilon in attack.epsilons:
+            _run_one(job, results, label, attack, info, epsilon, models, maker, images[:limit], labels[:limit],
+                     index, predict, keep=(label, epsilon) == example_key)
+        info.seconds = time.perf_counter() - start
+
+    _large_epsilon_check(job, results, models, images, labels, predict)
+    results.worst_case = worst_case(results)
+    results.sanity = sanity.run_checks(results, job.sanity)
+    return results
+
+
+def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo, epsilon: Optional[float],
+             models: Dict[str, Model], maker: Optional[Model], images, labels, index: int, predict: _Predictor,
+             keep: bool) -> None:
+    """One attack at one epsilon on every model, batch by batch."""
+    started = time.perf_counter()
+    predicted = {name: [] for name in models}
+    targets = {name: [] for name in models}
+    deltas = {name: [] for name in models}
+    measures: Dict[str, Dict[str, list]] = {name: {} for name in models}
+    shown = min(job.report.examples, len(labels))
+    for batch, part in _batches(len(labels), job.batch_size):
+        x, y = images[part], labels[part]
+        seed = (job.run.seed, index * 1_000_003 + batch)
+        shared = attack(maker, x, y, epsilon=epsilon, seed=seed) if attack.shares_examples else None
+        for name, model in models.items():
+            adv = shared if shared is not None else attack(model, x, y, epsilon=epsilon, seed=seed)
+            adv_np = adv.numpy()
+            predicted[name].append(predict(model, adv))
+            deltas[name].append(adv_np - x)
+            if attack.targeted:
+                targets[name].append(attack.targets(maker or model, x, y, seed).numpy())
+            for key, values in attack.measures(x, adv_np).items():
+                measures[name].setdefault(key, []).append(values)
+            if keep and batch == 0 and shown:
+                results.examples.setdefault("adversarial", {})[name] = adv_np[:shown]
+                results.examples.setdefault("predicted", {})[name] = predicted[name][0][:shown]
+    if keep and shown:
+        results.examples.update(attack=label, epsilon=epsilon, images=images[:shown], labels=labels[:shown],
+                                description=info.description)
+    summary = []
+    for name in models:
+        row, correct = score(
+            name, info, epsilon, results.clean[name][:len(labels)], np.concatenate(predicted[name]), labels,
+            np.concatenate(deltas[name]), np.concatenate(targets[name]) if attack.targeted else None,
+            {k: np.concatenate(v) for k, v in measures[name].items()},
+        )
+        results.rows.append(row)
+        results.correct[(name, label, epsilon)] = correct
+        summary.append(f"{name} {row.accuracy:.4f}")
+    eps = "" if epsilon is None else f" epsilon {epsilon:g}"
+    log.info("%s%s: accuracy %s (%.1fs)", label, eps, ", ".join(summary), time.perf_counter() - started)
+
+
+def _large_epsilon_check(job: ValidateJob, results: Results, models: Dict[str, Model], images, labels,
+                         predict: _Predictor) -> None:
+    options = job.sanity
+    pgd = GradientAttack(PgdConfig(epsilons=[options.large_epsilon], iterations=options.large_epsilon_iterations),
+                         norm="linf", iterations=options.large_epsilon_iterations, step_size=2.5, random_start=True)
+    n = min(options.examples, len(labels))
+    for name, model in models.items():
+        correct = []
+        for batch, part in _batches(n, job.batch_size):
+            adv = pgd(model, images[part], labels[part], epsilon=options.large_epsilon, seed=(job.run.seed, batch))
+            correct.append(predict(model, adv) == labels[part])
+        results.large_epsilon[name] = {"epsilon": options.large_epsilon, "iterations": options.large_epsilon_iterations,
+                                       "examples": n, "accuracy": float(np.mean(np.concatenate(correct)))}

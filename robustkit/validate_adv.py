@@ -1,0 +1,71 @@
+"""``python -m robustkit.validate_adv``: attack models on one dataset and compare them side by side.
+
+Examples:
+  python -m robustkit.validate_adv --config configs/validate_quickstart.yaml \\
+      --model base=saved_models/quickstart_base --model nsl=saved_models/quickstart_nsl
+  python -m robustkit.validate_adv --config configs/validate_quickstart.yaml --model base=saved_models/quickstart_base \\
+      --set data.eval_limit=200 --set attacks.lbfgs=false --out runs/try
+"""
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Optional, Sequence
+
+import yaml
+
+from robustkit import cli
+from robustkit import config as config_lib
+from robustkit.evaluation.config import ValidateJob
+from robustkit.evaluation.paths import parse_model_flags
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m robustkit.validate_adv",
+        description=(
+            "Score every --model on the same examples of the config's dataset, clean and under every configured "
+            "attack and epsilon; run the sanity checks of Carlini et al. (2019); write config.yaml, metrics.json, "
+            "robust_accuracy.csv, accuracy_vs_eps.png, examples.png and report.html to --out (default run.dir). "
+            "The last line printed is 'report: <path>'."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 2)[2],
+    )
+    cli.add_config_flags(p)
+    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                   help="a model to validate: a SavedModel directory, a model root of numbered versions (the highest "
+                        "is used) or a Keras file (repeatable; NAME labels it in the report)")
+    p.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    cli.setup_logging(args.log_level)
+
+    def body() -> int:
+        job = config_lib.load(ValidateJob, args.config, args.overrides)
+        if args.out:
+            job.run.dir = args.out
+        if args.print_config:
+            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+            return 0
+        models = parse_model_flags(args.model)
+        from robustkit.evaluation import report, runner  # Imports TensorFlow.
+
+        command = "python -m robustkit.validate_adv " + " ".join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        results = runner.validate(job, models)
+        config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
+        paths = report.write_all(results, job.run.dir, job.run.seed, command)
+        print(report.console_table(results))
+        print(f"report: {paths['report.html']}")
+        return 0
+
+    return cli.run(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
