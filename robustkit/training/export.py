@@ -67,9 +67,17 @@ def signatures(model: keras.Model) -> Dict[str, tf.types.experimental.ConcreteFu
 
 
 def export_model(
-    model: keras.Model, export_root: str, class_names: Sequence[str], strategy: tf.distribute.Strategy
+    model: keras.Model,
+    export_root: str,
+    class_names: Sequence[str],
+    strategy: tf.distribute.Strategy,
+    class_ids: Optional[Sequence[str]] = None,
 ) -> Optional[str]:
     """Saves ``model`` (never an NSL wrapper) to ``<export_root>/<next version>/``.
+
+    Class names go to ``assets/labels.txt``; dataset class identifiers (such as
+    Tiny-ImageNet's wnids), when given, to ``assets/class_ids.txt``, both in
+    class-id order.
 
     Under MultiWorkerMirroredStrategy every worker must take part in saving; the
     non-chief workers save to throw-away directories.
@@ -86,7 +94,9 @@ def export_model(
     with outputs.atomic_dir(target) as tmp:
         model.save(tmp, save_format="tf", signatures=signatures(model))
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
-        with open(os.path.join(tmp, "assets", "labels.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(f"{name}\n" for name in class_names))
+        for name, lines in (("labels.txt", class_names), ("class_ids.txt", class_ids)):
+            if lines is not None:
+                with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
+                    f.write("".join(f"{line}\n" for line in lines))
     log.info("exported %s", target)
     return target

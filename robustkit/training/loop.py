@@ -152,7 +152,9 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         if not math.isfinite(value):
             raise FloatingPointError(f"training diverged: final {key} = {value}; see {job.run.dir}/history.csv")
 
-    export_path = export_model(model, os.path.join(job.export.dir, job.export.name), train_src.class_names, strategy)
+    export_path = export_model(
+        model, os.path.join(job.export.dir, job.export.name), train_src.class_names, strategy, train_src.class_ids
+    )
     # With NSL, "loss" adds the adversarial term; the classification loss alone is
     # reported as train_loss/val_loss so that base and robust runs compare.
     clean = "sparse_categorical_crossentropy" if job.adversarial.enabled else "loss"

@@ -57,8 +57,10 @@ def test_signatures_match_the_keras_model(tmp_path, options, channels):
     data = tmp_path / "data.npz"
     np.savez(data, uint8=pixels, float=floats, encoded=encoded, logits=logits, probs=probs)
 
-    path = export_model(model, str(tmp_path / "exports" / "m"), ["a", "b", "c", "d"], tf.distribute.get_strategy())
+    path = export_model(model, str(tmp_path / "exports" / "m"), ["a", "b", "c", "d"], tf.distribute.get_strategy(),
+                        class_ids=["n1", "n2", "n3", "n4"])
     assert path == str(tmp_path / "exports" / "m" / "1")
+    assert open(os.path.join(path, "assets", "class_ids.txt")).read() == "n1\nn2\nn3\nn4\n"
     env = {"PATH": os.environ.get("PATH", ""), "TF_CPP_MIN_LOG_LEVEL": "3"}
     script = tmp_path / "check.py"
     script.write_text(_CHECK)
