@@ -1,8 +1,12 @@
 """Small real-format datasets the training tests share."""
 
+import os
+
 import numpy as np
 
 from robustkit.data import synthetic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def learnable_images(n: int, num_classes: int = 4, size: int = 28, seed: int = 0):

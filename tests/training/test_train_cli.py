@@ -119,3 +119,26 @@ def test_nsl_with_bfloat16_trains_and_exports_float_outputs(tmp_path, capsys):
     loaded = tf.saved_model.load(str(tmp_path / "exports" / "m" / "1"))
     out = loaded.signatures["serve_float"](image=tf.zeros([2, 28, 28, 1]))
     assert out["probabilities"].dtype == tf.float32
+
+
+@pytest.mark.slow
+def test_headline_config_runs_on_a_generated_tiny_imagenet(tmp_path, capsys):
+    from robustkit.data import synthetic
+
+    root = tmp_path / "tiny-imagenet-200"
+    synthetic.write_tiny_imagenet(str(root), num_classes=4, images_per_class=16, val_per_class=4, test_images=2)
+    args = [
+        "--config", os.path.join(helpers.ROOT, "configs", "tiny_imagenet_mobilenetv2_nsl.yaml"),
+        "--set", f"data.dir={root}", "--set", "model.weights=none", "--set", "model.input_size=32",
+        "--set", "model.alpha=0.35", "--set", "train.epochs=3", "--set", "train.batch_size=16",
+        "--set", "train.precision=float32", "--set", f"run.dir={tmp_path / 'run'}",
+        "--set", f"export.dir={tmp_path / 'exports'}",
+        "--set", "train.phases=[{trainable: head, learning_rate: 0.01, epochs: 1},"
+                 " {trainable: 'top:5', learning_rate: 0.001, epochs: 1}, {trainable: all, learning_rate: 0.0001}]",
+    ]
+    assert train.main(args) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["phase_starts"] == [0, 1, 2] and metrics["adversarial"] is True
+    export = tmp_path / "exports" / "tiny_imagenet_mobilenetv2_nsl" / "1"
+    wnids = (root / "wnids.txt").read_text().split()
+    assert (export / "assets" / "class_ids.txt").read_text().split() == sorted(wnids)
