@@ -59,6 +59,25 @@ def _multi_worker(options: DistributeConfig) -> tf.distribute.Strategy:
     )
 
 
+_COLLECTIVE_KEY_STRIDE = 100_000
+
+
+def _mirrored(devices) -> tf.distribute.Strategy:
+    """A MirroredStrategy whose collective keys do not collide with an earlier one's in this process.
+
+    Each MirroredStrategy numbers its all-reduce collectives from the same class
+    attribute, so a second strategy over the same devices reuses the first one's
+    instance keys and its first all-reduce of a differently shaped model aborts
+    with "Shape mismatch in the collective instance" (tensorflow/tensorflow#62790:
+    training several models one after another in one program). TensorFlow's own
+    strategy tests move that base for every new strategy; so does this.
+    """
+    cls = tf.distribute.MirroredStrategy
+    if hasattr(cls, "_collective_key_base"):
+        cls._collective_key_base += _COLLECTIVE_KEY_STRIDE
+    return cls(devices=devices)
+
+
 def _tpu(options: DistributeConfig) -> tf.distribute.Strategy:
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=options.tpu)
@@ -97,7 +116,7 @@ def make_strategy(options: DistributeConfig) -> tf.distribute.Strategy:
         device = options.device or ("/gpu:0" if gpus else "/cpu:0")
         strategy = tf.distribute.OneDeviceStrategy(device)
     elif name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy(devices=options.devices)
+        strategy = _mirrored(options.devices)
     elif name == "multi_worker":
         strategy = _multi_worker(options)
     elif name == "tpu":

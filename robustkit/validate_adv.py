@@ -3,8 +3,8 @@
 Examples:
   python -m robustkit.validate_adv --config configs/validate_quickstart.yaml \\
       --model base=saved_models/quickstart_base --model nsl=saved_models/quickstart_nsl
-  python -m robustkit.validate_adv --config configs/validate_quickstart.yaml --model base=saved_models/quickstart_base \\
-      --set data.eval_limit=200 --set attacks.lbfgs=false --out runs/try
+  python -m robustkit.validate_adv --config configs/validate_quickstart.yaml \\
+      --model base=saved_models/quickstart_base --set data.eval_limit=200 --set attacks.lbfgs=false --out runs/try
 """
 
 import argparse

@@ -32,6 +32,23 @@ def test_mirrored_over_two_virtual_cpus():
     assert distribute.is_chief(strategy)
 
 
+def test_models_of_different_sizes_train_one_after_another_under_mirrored():
+    """A second MirroredStrategy in the same process must not reuse the first one's collective keys."""
+    import numpy as np
+    import tf_keras as keras
+
+    x = np.random.default_rng(0).random((16, 6)).astype(np.float32)
+    y = (x.sum(axis=1) > 3).astype(np.int64)
+    for width in (3, 11):
+        strategy = distribute.make_strategy(DistributeConfig(strategy="mirrored", devices=["/cpu:0", "/cpu:1"]))
+        with strategy.scope():
+            model = keras.Sequential([keras.layers.Dense(width, activation="relu", input_shape=(6,)),
+                                      keras.layers.Dense(2)])
+            model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+        assert np.isfinite(history["loss"][0])
+
+
 def test_multi_worker_without_cluster_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(DistributeError, match="needs the TF_CONFIG environment variable"):

@@ -12,10 +12,11 @@ Registered attacks:
 - ``iaa``: Luo et al.'s imperceptible attack (`iaa`);
 - ``nsl``: the neighbour NSL trains on, through NSL's library (`nsl`);
 - ``transfer``: PGD on a surrogate model, scored on every model (`transfer`);
-- ``noise``: uniform or Gaussian noise of norm epsilon, the baseline (`noise`).
+- ``noise``: uniform or Gaussian noise of norm epsilon, the baseline (`noise`);
+- ``cvae``: the worst case inside a CVAE's learned perturbation set (`cvae`).
 """
 
-from robustkit.attacks import gradient, iaa, lbfgs, noise, nsl, transfer
+from robustkit.attacks import cvae, gradient, iaa, lbfgs, noise, nsl, transfer
 from robustkit.attacks.base import Attack, AttackConfig, SweepConfig
 from robustkit.registry import Registry
 
@@ -28,6 +29,7 @@ ATTACKS.register("iaa", iaa.iaa, iaa.IaaConfig)
 ATTACKS.register("nsl", nsl.nsl_attack, nsl.NslAttackConfig)
 ATTACKS.register("transfer", transfer.transfer, transfer.TransferConfig)
 ATTACKS.register("noise", noise.noise, noise.NoiseConfig)
+ATTACKS.register("cvae", cvae.cvae, cvae.CvaeAttackConfig)
 
 
 def build_attack(options: AttackConfig) -> Attack:

@@ -64,7 +64,7 @@ class SweepConfig(AttackConfig):
             raise ValueError("epsilons is empty; give at least one radius, e.g. [0.0, 0.1]")
         for eps in self.epsilons:
             if not math.isfinite(eps) or eps < 0 or (norm == "linf" and eps > 1):
-                bound = "[0, 1] (pixel units)" if norm == "linf" else "[0, sqrt(H * W * C)]"
+                bound = {"linf": "[0, 1] (pixel units)", "l2": "[0, sqrt(H * W * C)]"}.get(norm, "[0, inf)")
                 raise ValueError(f"epsilon {eps} is outside {bound} for the {norm} norm")
         if len(set(self.epsilons)) != len(self.epsilons):
             raise ValueError(f"epsilons {self.epsilons} repeat a value")
@@ -100,6 +100,8 @@ class Attack:
         """Returns adversarial versions of ``images`` (float32 [B, H, W, C] in [0, 1])."""
         images = tf.convert_to_tensor(images, tf.float32)
         labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
+        if self.norm is not None and epsilon is None:
+            raise ValueError(f"{self.options.name} needs an epsilon (one of its sweep: {self.epsilons})")
         if epsilon is not None and epsilon == 0:
             return images
         return self.generate(model, images, labels, epsilon, seed)
@@ -107,11 +109,11 @@ class Attack:
     def generate(self, model, images: tf.Tensor, labels: tf.Tensor, epsilon: Optional[float], seed: Seed):
         raise NotImplementedError
 
-    def compiled(self, model, build: Callable[[Callable], Callable]) -> Callable:
-        """``build(logits_fn)`` wrapped in `tf.function`, made once per model."""
+    def compiled(self, model, build: Callable[[Callable], Callable], signature: Sequence[tf.TensorSpec]) -> Callable:
+        """``build(logits_fn)`` wrapped in `tf.function` with ``signature``, made (and traced) once per model."""
         key = id(model)
         if key not in self._compiled:
-            self._compiled[key] = (model, tf.function(build(logits_fn(model)), reduce_retracing=True))
+            self._compiled[key] = (model, tf.function(build(logits_fn(model)), input_signature=list(signature)))
         return self._compiled[key][1]
 
     def targets(self, model, images, labels, seed: Seed = (0, 0)) -> Optional[tf.Tensor]:
@@ -138,6 +140,15 @@ def logits_fn(model) -> Callable[[tf.Tensor], tf.Tensor]:
     if isinstance(model, keras.Model):
         return lambda images: tf.cast(model(images, training=False), tf.float32)
     return lambda images: tf.cast(model(images), tf.float32)
+
+
+def batch_spec(tensor: tf.Tensor) -> tf.TensorSpec:
+    """The spec of ``tensor`` with a free batch dimension."""
+    return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+
+
+SCALAR = tf.TensorSpec([], tf.float32)
+SEED = tf.TensorSpec([2], tf.int64)
 
 
 def seed_tensor(seed: Seed) -> tf.Tensor:

@@ -115,7 +115,8 @@ class GradientAttack(base.Attack):
         return f"{self.options.name} ({', '.join(parts)})"
 
     def generate(self, model, images, labels, epsilon, seed):
-        fn = self.compiled(model, self._build)
+        fn = self.compiled(model, self._build, [base.batch_spec(images), base.batch_spec(labels), base.SCALAR,
+                                                base.SEED])
         return fn(images, labels, tf.constant(epsilon, tf.float32), base.seed_tensor(seed))
 
     def _build(self, logits_of):

@@ -98,7 +98,8 @@ class IaaAttack(base.Attack):
         return f"iaa (m={o.m}, delta={o.delta:g}, D_max={o.d_max:g}{aim})"
 
     def generate(self, model, images, labels, epsilon, seed):
-        return self.compiled(model, self._build)(images, labels, base.seed_tensor(seed))
+        fn = self.compiled(model, self._build, [base.batch_spec(images), base.batch_spec(labels), base.SEED])
+        return fn(images, labels, base.seed_tensor(seed))
 
     def measures(self, images: np.ndarray, adversarial: np.ndarray) -> Dict[str, np.ndarray]:
         images = tf.constant(images, tf.float32)

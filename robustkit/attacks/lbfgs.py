@@ -68,7 +68,8 @@ class LbfgsAttack(base.Attack):
         return f"lbfgs (targeted: {self.targeted}, {self.options.search_steps} values of c)"
 
     def generate(self, model, images, labels, epsilon, seed):
-        value_and_grad = self.compiled(model, self._build)
+        value_and_grad = self.compiled(model, self._build, [base.batch_spec(images), base.batch_spec(images),
+                                                            base.batch_spec(labels), tf.TensorSpec([None], tf.float32)])
         logits_of = base.logits_fn(model)
         targets = base.choose_targets(logits_of(images), labels, self.targeted, base.seed_tensor(seed))
         x0 = images.numpy()

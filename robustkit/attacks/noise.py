@@ -39,13 +39,13 @@ class NoiseAttack(base.Attack):
     def __init__(self, options: NoiseConfig):
         super().__init__(options)
         self.norm = options.norm
-        self._fn = tf.function(self._noise, reduce_retracing=True)
 
     def describe(self) -> str:
         return f"noise ({self.norm}, {self.options.distribution})"
 
     def generate(self, model, images, labels, epsilon, seed):
-        return self._fn(images, tf.constant(epsilon, tf.float32), base.seed_tensor(seed))
+        fn = self.compiled(None, lambda _: self._noise, [base.batch_spec(images), base.SCALAR, base.SEED])
+        return fn(images, tf.constant(epsilon, tf.float32), base.seed_tensor(seed))
 
     def _noise(self, images, epsilon, seed):
         shape = tf.shape(images)

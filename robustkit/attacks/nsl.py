@@ -91,4 +91,3 @@ class NslAttack(base.Attack):
 
 def nsl_attack(options: NslAttackConfig) -> NslAttack:
     return NslAttack(options)
-

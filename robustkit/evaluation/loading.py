@@ -14,22 +14,24 @@ data (`Model.calibrate`): which input range gives the best accuracy ([0, 1],
 whether the output is a probability vector (non-negative rows summing to 1), in
 which case the logits are recovered as ``log(p)`` (equal to the logits up to a
 per-example constant, which changes neither the softmax nor any attack).
-A uint8 input is attacked through a copy of the graph that takes the same
-pixel values as float32 (the cast to float becomes the identity), since a
-gradient cannot flow into an integer tensor. Each such finding is recorded in
+A uint8 input is attacked through a copy of the SavedModel that takes the same
+pixel values as float32 (`robustkit.evaluation.retype`), since a gradient
+cannot flow into an integer tensor. Each such finding is recorded in
 `Model.notes` and shown in the report.
 """
 
 import logging
 import os
+import shutil
+import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
-from tensorflow.core.framework import types_pb2
 
 from robustkit.errors import UserError
+from robustkit.evaluation import retype
 from robustkit.evaluation.paths import resolve_model_path
 
 log = logging.getLogger(__name__)
@@ -186,9 +188,11 @@ def _from_saved_model(name: str, path: str) -> Model:
     num_classes = _classes(fn.structured_outputs[output_key].shape, where)
     notes.insert(0, f"signature {key!r}, input {input_key!r} ({spec.dtype.name}), output {output_key!r}")
     rank = spec.shape.rank
+    keep = [loaded]
     if spec.dtype == tf.uint8:
-        graph_fn = _uint8_as_float(fn, output_key, where)
-        raw = _reshaped(graph_fn, rank)
+        float_fn, copy = _float_signature(path, key, where)
+        keep.append(copy)
+        raw = _reshaped(lambda x: float_fn(**{input_key: x})[output_key], rank)
         notes.append("uint8 input: pixels scaled to [0, 255] and fed as float32 to a copy of the graph whose "
                      "cast to float is the identity, so gradients reach them (adversarial pixels are not rounded)")
         range_known = "uint8"
@@ -203,7 +207,20 @@ def _from_saved_model(name: str, path: str) -> Model:
         with open(labels_file, encoding="utf-8") as f:
             class_names = [line.rstrip("\n") for line in f if line.strip()]
     return Model(name, path, raw, shape=shape, num_classes=num_classes, class_names=class_names, notes=notes,
-                 range_known=range_known, logits_known=output_key == "logits", keep=loaded)
+                 range_known=range_known, logits_known=output_key == "logits", keep=keep)
+
+
+def _float_signature(path: str, key: str, where: str):
+    """Signature ``key`` of a float32 copy of the SavedModel (see `robustkit.evaluation.retype`)."""
+    work = tempfile.mkdtemp(prefix="robustkit-float-")
+    try:
+        retype.float_copy(path, key, work)
+        copy = tf.saved_model.load(work)
+    except retype.RetypeError as err:
+        raise ModelLoadError(f"{where}: {err}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # The variables are in memory once loaded.
+    return copy.signatures[key], copy
 
 
 def _reshaped(fn: Callable, rank: int) -> Callable:
@@ -233,63 +250,3 @@ def _from_keras_file(name: str, path: str) -> Model:
     raw = _reshaped(lambda x: model(x, training=False), model.inputs[0].shape.rank)
     notes = [f"Keras file, input {model.input_names[0]!r}, output {model.output_names[0]!r}"]
     return Model(name, path, raw, shape=shape, num_classes=num_classes, notes=notes, keep=model)
-
-
-def _uint8_as_float(fn, output_key: str, where: str) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A copy of ``fn``'s graph taking float32 where it took uint8, differentiable in it.
-
-    The uint8 input may pass through Identity ops and nested function calls; it
-    must end in casts to float, whose source type becomes float32.
-    """
-    graph_def = fn.graph.as_graph_def()
-    functions = {f.signature.name: f for f in graph_def.library.function}
-    captured = {internal.name for _, internal in fn.graph.captures}
-    placeholders = [t for t in fn.inputs if t.name not in captured and t.dtype == tf.uint8]
-    if len(placeholders) != 1:
-        raise ModelLoadError(f"{where}: cannot find its uint8 input in the graph")
-    placeholder = placeholders[0]
-
-    def retype(nodes, ref: str, in_function: bool) -> None:
-        refs = {ref} if in_function else {ref, f"{ref}:0"}
-        for node in nodes:
-            for i, name in enumerate(node.input):
-                if name not in refs:
-                    continue
-                if node.op == "Cast":
-                    node.attr["SrcT"].type = types_pb2.DT_FLOAT
-                elif node.op == "Identity":
-                    node.attr["T"].type = types_pb2.DT_FLOAT
-                    retype(nodes, f"{node.name}:output:0" if in_function else node.name, in_function)
-                elif node.op in ("StatefulPartitionedCall", "PartitionedCall"):
-                    node.attr["Tin"].list.type[i] = types_pb2.DT_FLOAT
-                    node.attr["f"].func.name = copy_function(node.attr["f"].func.name, i)
-                else:
-                    raise ModelLoadError(
-                        f"{where}: its uint8 input reaches a {node.op} op ({node.name}) before any cast to float, so "
-                        "no gradient can reach the pixels; export a float-input signature"
-                    )
-
-    def copy_function(fname: str, arg: int) -> str:
-        fdef = type(functions[fname])()
-        fdef.CopyFrom(functions[fname])
-        fdef.signature.name = f"{fname}_robustkit_float{arg}"
-        fdef.signature.input_arg[arg].type = types_pb2.DT_FLOAT
-        retype(list(fdef.node_def), fdef.signature.input_arg[arg].name, in_function=True)
-        graph_def.library.function.append(fdef)
-        return fdef.signature.name
-
-    for node in graph_def.node:
-        if node.name == placeholder.op.name:
-            node.attr["dtype"].type = types_pb2.DT_FLOAT
-    retype(list(graph_def.node), placeholder.op.name, in_function=False)
-    output = fn.outputs[sorted(fn.structured_outputs).index(output_key)]
-    captures = {internal.name: external for external, internal in fn.graph.captures}
-
-    def body(x):
-        graph = tf.compat.v1.get_default_graph()
-        input_map = {placeholder.name: x, **{k: graph.capture(v) for k, v in captures.items()}}
-        return tf.graph_util.import_graph_def(graph_def, input_map=input_map, return_elements=[output.name],
-                                              name="")[0]
-
-    spec = tf.TensorSpec(placeholder.shape, tf.float32)
-    return tf.compat.v1.wrap_function(body, [spec])

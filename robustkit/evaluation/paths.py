@@ -70,9 +70,11 @@ def parse_model_flags(values: Sequence[str]) -> Dict[str, str]:
         name, sep, path = value.partition("=")
         name, path = name.strip(), path.strip()
         if not sep or not name or not path:
-            raise ModelPathError(f"--model {value!r}: expected NAME=PATH, e.g. --model base=saved_models/quickstart_base")
+            raise ModelPathError(
+                f"--model {value!r}: expected NAME=PATH, e.g. --model base=saved_models/quickstart_base")
         if not _NAME.match(name):
-            raise ModelPathError(f"--model {value!r}: the name {name!r} may hold only letters, digits, '_', '.' and '-'")
+            raise ModelPathError(
+                f"--model {value!r}: the name {name!r} may hold only letters, digits, '_', '.' and '-'")
         if name in models:
             raise ModelPathError(f"--model {value!r}: the name {name!r} is given twice; give each model its own name")
         models[name] = resolve_model_path(path, what=f"--model {name}")

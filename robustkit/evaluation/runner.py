@@ -14,7 +14,6 @@ the same perturbed images, as is noise.
 
 import dataclasses
 import logging
-import os
 import time
 from typing import Dict, Optional, Tuple
 
@@ -145,7 +144,7 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
     surrogate_of = _surrogates(job, model_paths)
     source = load_split(job.data, job.data.eval_split, job.data.eval_limit)
     models = {name: load_model(name, path) for name, path in model_paths.items()}
-    extra = {path: load_model(f"surrogate {os.path.basename(path.rstrip('/'))}", path)
+    extra = {path: load_model(f"surrogate {path}", path)
              for path in set(surrogate_of.values()) if path not in models}
     size, channels = _fit({**models, **extra}, source)
     for label, attack in attacks.items():

@@ -1,9 +1,10 @@
-"""The config schema of ``python -m robustkit.train`` for ``task: vae`` and ``task: cvae`` (no TensorFlow here).
+"""The config schema of ``python -m robustkit.train`` for ``task: vae`` and ``task: cvae``.
 
-The ``data`` block names a pair source (`DATA`: ``mnist_corrupted``,
-``corrupted`` or ``rotation``, see `robustkit.data.pairs`), the ``model``
-block a generative model (`MODELS`: ``conv_vae``, ``fc_cvae`` or
-``conv_cvae``). When the ``model`` block names none, the task chooses:
+This module imports no TensorFlow (``robustkit.data``, whose pair-source
+options it uses, does). The ``data`` block names a pair source
+(`robustkit.data.pairs.PAIR_SOURCES`: ``mnist_corrupted``, ``corrupted`` or
+``rotation``), the ``model`` block a generative model (`MODELS`:
+``conv_vae``, ``fc_cvae`` or ``conv_cvae``). When the ``model`` block names none, the task chooses:
 ``conv_vae`` for ``vae``, ``fc_cvae`` for ``cvae``.
 """
 

@@ -160,11 +160,10 @@ class CVAE(keras.Model):
 
     def _update(self, terms: Dict[str, tf.Tensor], beta: tf.Tensor) -> tf.Tensor:
         per_example = terms["reconstruction"] + beta * terms["kl"] + self.regulariser_weight * terms["regulariser"]
-        loss = tf.reduce_mean(per_example)
-        self.trackers["loss"].update_state(loss)
+        self.trackers["loss"].update_state(per_example)
         for name in ("reconstruction", "kl", "regulariser"):
             self.trackers[name].update_state(terms[name])
-        return loss
+        return tf.reduce_mean(per_example)
 
     def train_step(self, data):
         beta = self.beta * dists.warmup_factor(self.optimizer.iterations, self.beta_warmup_steps)

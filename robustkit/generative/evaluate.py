@@ -75,19 +75,20 @@ def coverage(distances: np.ndarray, radii: Sequence[float]) -> Dict[str, float]:
 def approximation_error(cvae, images: np.ndarray, perturbed: np.ndarray, codes: np.ndarray,
                         radii: Sequence[float], steps: int, step_size=None) -> Dict[str, float]:
     """Per radius, the mean squared pixel error of the best reconstruction of x' inside the ball."""
+    @tf.function(reduce_retracing=True)
+    def best(x, y, u0, radius):
+        prior = cvae.prior(x)
+        mean, std = prior.mean(), prior.stddev()
+
+        def negative_error(u):
+            return -tf.reduce_mean(tf.square(cvae.generate(x, mean + std * u) - y), axis=[1, 2, 3])
+
+        return -negative_error(latent_pgd(negative_error, project(u0, radius), radius, steps, step_size))
+
     result = {}
     for radius in radii:
-        def best(x, y, u0, radius=radius):
-            prior = cvae.prior(x)
-            mean, std = prior.mean(), prior.stddev()
-
-            def negative_error(u):
-                return -tf.reduce_mean(tf.square(cvae.generate(x, mean + std * u) - y), axis=[1, 2, 3])
-
-            u = latent_pgd(negative_error, project(u0, radius), radius, steps, step_size)
-            return -negative_error(u)
-
-        result[f"{radius:g}"] = float(np.mean(_batched(best, images, perturbed, codes)))
+        errors = _batched(lambda x, y, u0: best(x, y, u0, tf.constant(radius, tf.float32)), images, perturbed, codes)
+        result[f"{radius:g}"] = float(np.mean(errors))
     return result
 
 
@@ -136,6 +137,17 @@ def traversal_codes(mean: np.ndarray, std: np.ndarray, dim: int = 0, points: int
     return codes
 
 
+def traversal_dimension(model, images: np.ndarray) -> int:
+    """The latent dimension a traversal figure walks: 0 for a CVAE; a VAE's most used one.
+
+    A VAE's most used dimension is the one whose posterior is narrowest on
+    ``images`` (dimensions the model ignores keep q(z | x) close to N(0, 1)).
+    """
+    if hasattr(model, "generator_net"):
+        return 0
+    return int(np.argmin(np.mean(model.encode(images).stddev().numpy(), axis=0)))
+
+
 def traversal(model, images: np.ndarray, dim: int = 0, points: int = 11) -> np.ndarray:
     """Decoded latent traversals ``[B, points, H, W, C]``.
 
@@ -172,17 +184,35 @@ def is_monotonic(angles: Sequence[float], tolerance: float = 1.0) -> bool:
     return bool((rising or falling) and abs(angles[-1] - angles[0]) > tolerance)
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1]) if np.std(a) > 0 and np.std(b) > 0 else 0.0
+
+
 def rotation(cvae, pairs: Pairs, limit: int) -> Dict[str, object]:
-    """How the latent code tracks theta, and whether traversals rotate monotonically."""
-    x, y = as_float(pairs.clean[:limit]), as_float(pairs.corrupted[:limit])
-    codes = normalised_codes(cvae, x, y)[:, 0]
+    """How latent dimension 0 tracks theta, and whether traversals of the prior rotate monotonically.
+
+    A CVAE may orient the code differently for different x (+u turns one image
+    left, another right), so besides the raw correlation of the code of (x, x1)
+    with theta this reports the correlation of |code| with |theta| and the
+    correlation after orienting each code by the direction its traversal turns.
+    ``code_ratio_median`` is the median of ``(mu2 - mu_p) / (mu1 - mu_p)`` over
+    |theta| >= 5 degrees: 2 when the code of 2 theta is twice that of theta,
+    which the linear-cost regulariser asks for.
+    """
+    x, y, z = (as_float(a[:limit]) for a in (pairs.clean, pairs.corrupted, pairs.corrupted2))
+    u1, u2 = normalised_codes(cvae, x, y)[:, 0], normalised_codes(cvae, x, z)[:, 0]
     theta = pairs.theta[:limit].astype(np.float64)
-    correlation = float(np.corrcoef(codes, theta)[0, 1]) if np.std(codes) > 0 else 0.0
     rows = min(limit, 100)
     angles = estimate_angles(x[:rows], traversal(cvae, x[:rows]))
     monotonic: List[bool] = [is_monotonic(a) for a in angles]
+    turn = np.sign(angles[:, -1] - angles[:, 0])
+    large = np.abs(theta) >= 5.0
+    ratio = u2[large] / np.where(np.abs(u1[large]) > 1e-6, u1[large], 1e-6)
     return {
-        "latent_theta_correlation": correlation,
+        "latent_theta_correlation": _correlation(u1, theta),
+        "abs_latent_abs_theta_correlation": _correlation(np.abs(u1), np.abs(theta)),
+        "oriented_latent_theta_correlation": _correlation(turn * u1[:rows], theta[:rows]),
+        "code_ratio_median": float(np.median(ratio)) if len(ratio) else float("nan"),
         "traversal_monotonic_share": float(np.mean(monotonic)),
         "traversal_span_deg_median": float(np.median(np.abs(angles[:, -1] - angles[:, 0]))),
         "traversal_angles_deg": [[float(a) for a in row] for row in angles[:4]],

@@ -105,11 +105,12 @@ def _figures(job: GenerativeJob, model, test: Pairs, history: Dict[str, list]) -
     plots.loss_curves(history, os.path.join(run_dir, "loss_curves.png"))
     n = min(ev.traversal_examples, test.num_examples)
     x = evaluate.as_float(test.clean[:n])
-    walk = evaluate.traversal(model, x)
+    dim = evaluate.traversal_dimension(model, x)
+    walk = evaluate.traversal(model, x, dim)
     labels = ["x"] + [f"{t:+.1f}σ" for t in np.linspace(-1.0, 1.0, walk.shape[1])]
     what = "p(z | x): mu_p - sigma_p .. mu_p + sigma_p" if job.task == "cvae" else "mu_q(x) - 1 .. mu_q(x) + 1"
     plots.image_grid(np.concatenate([x[:, None], walk], axis=1), os.path.join(run_dir, "latent_traversal.png"),
-                     f"latent traversal of dimension 0, {what}", col_labels=labels)
+                     f"latent traversal of dimension {dim}, {what}", col_labels=labels)
     if job.task == "vae":
         cols = 8
         samples = model.sample(max(cols, ev.samples // cols * cols), seed=job.run.seed).numpy()

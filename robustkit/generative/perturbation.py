@@ -17,14 +17,17 @@ Entry points for other modules:
 - ``PerturbationSet.from_model(cvae)`` / ``load_perturbation_set(path)``;
 - `random_perturbation` (data augmentation) and `worst_case_images` (the
   ``cvae`` attack, adversarial training); both take and return float32 images
-  ``[B, H, W, C]`` in [0, 1] and run eagerly or inside a `tf.function`.
+  ``[B, H, W, C]`` in [0, 1] and run eagerly or inside a `tf.function`;
+  `make_attack` binds the latter into an attack ``(model, images, labels) -> images``.
 """
 
+import os
 from typing import Callable, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from robustkit.errors import UserError
+from robustkit.evaluation.paths import ModelPathError, resolve_model_path
 
 LogitsFn = Callable[[tf.Tensor], tf.Tensor]
 
@@ -68,18 +71,22 @@ def latent_pgd(objective: Callable[[tf.Tensor], tf.Tensor], u0: tf.Tensor, radiu
     """
     step_size = 2.5 * radius / steps if step_size is None else step_size
     u = project(tf.convert_to_tensor(u0, tf.float32), radius)
-    best_u, best = u, objective(u)
-    for _ in range(steps):
+    best_u, best = u, None
+    for step in range(steps + 1):
         with tf.GradientTape() as tape:
             tape.watch(u)
             value = objective(u)
+        if best is None:
+            best_u, best = u, value
+        else:
+            better = value > best
+            best_u = tf.where(better[:, None], u, best_u)
+            best = tf.where(better, value, best)
+        if step == steps:
+            break
         grad = tape.gradient(value, u)
         grad /= tf.maximum(tf.norm(grad, axis=-1, keepdims=True), 1e-12)
         u = project(u + step_size * grad, radius)
-        value = objective(u)
-        better = value > best
-        best_u = tf.where(better[:, None], u, best_u)
-        best = tf.where(better, value, best)
     return best_u
 
 
@@ -90,13 +97,17 @@ class PerturbationSet:
       prior: ``images -> (mean, stddev)``, each ``[B, k]``.
       generator: ``(images, z) -> perturbed images`` in [0, 1].
       latent_dim: k.
+      image_shape: ``(H, W, C)`` of the images the set was learned on, or
+        None when unknown (then images are passed as they are).
     """
 
     def __init__(self, prior: Callable[[tf.Tensor], Tuple[tf.Tensor, tf.Tensor]],
-                 generator: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], latent_dim: int):
+                 generator: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], latent_dim: int,
+                 image_shape: Optional[Sequence[int]] = None):
         self._prior = prior
         self._generator = generator
         self.latent_dim = int(latent_dim)
+        self.image_shape = tuple(int(d) for d in image_shape) if image_shape is not None else None
 
     @classmethod
     def from_model(cls, cvae) -> "PerturbationSet":
@@ -105,7 +116,32 @@ class PerturbationSet:
             distribution = cvae.prior(images)
             return distribution.mean(), distribution.stddev()
 
-        return cls(prior, cvae.generate, cvae.latent_dim)
+        return cls(prior, cvae.generate, cvae.latent_dim, cvae.image_shape)
+
+    def for_shape(self, shape: Sequence[int]) -> "PerturbationSet":
+        """This set for images of another ``(H, W, C)``, e.g. a classifier's input.
+
+        Images are resized (bilinear) to the set's own shape and converted
+        between grey and RGB before the prior and generator see them, and the
+        generated images are converted back, so the set's perturbations are
+        drawn at its own resolution and shown at the caller's. Both conversions
+        are differentiable. The same set is returned when the shapes agree.
+        """
+        shape = tuple(int(d) for d in shape)
+        if self.image_shape is None or shape == self.image_shape:
+            return self
+        own = self.image_shape
+
+        def to_set(images):
+            return _convert(images, own)
+
+        def prior(images):
+            return self._prior(to_set(images))
+
+        def generator(images, z):
+            return _convert(self._generator(to_set(images), z), shape)
+
+        return PerturbationSet(prior, generator, self.latent_dim, shape)
 
     def prior(self, images: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         return self._prior(tf.convert_to_tensor(images, tf.float32))
@@ -156,6 +192,22 @@ class PerturbationSet:
         return self._generator(images, mean + std * u), u
 
 
+def _convert(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
+    """Resizes ``images`` ``[B, h, w, c]`` to ``shape[:2]`` and converts them to ``shape[2]`` channels."""
+    height, width, channels = shape
+    if tuple(images.shape[1:3]) != (height, width):
+        images = tf.image.resize(images, [height, width], method="bilinear")
+    have = images.shape[-1]
+    if have != channels:
+        if have == 1:
+            images = tf.tile(images, [1, 1, 1, channels])
+        elif channels == 1 and have == 3:
+            images = tf.image.rgb_to_grayscale(images)
+        else:
+            raise ValueError(f"cannot convert images of {have} channels to {channels}")
+    return tf.clip_by_value(images, 0.0, 1.0)
+
+
 def _logits_fn(classifier) -> LogitsFn:
     if hasattr(classifier, "layers"):  # A Keras model: inference mode.
         return lambda images: classifier(images, training=False)
@@ -188,12 +240,34 @@ def worst_case_images(classifier, images: tf.Tensor, labels: tf.Tensor, perturba
     return perturbed
 
 
+def make_attack(perturbation_set: PerturbationSet, radius: float, steps: int = 10,
+                step_size: Optional[float] = None, random_start: bool = False,
+                seed: Sequence[int] = (0, 0)) -> Callable[..., tf.Tensor]:
+    """`worst_case_images` bound to a set, as an attack ``(model, images, labels) -> images``."""
+    def attack(model, images, labels):
+        return worst_case_images(model, images, labels, perturbation_set, radius, steps, step_size, random_start,
+                                 seed)
+
+    return attack
+
+
 def load_perturbation_set(path: str) -> PerturbationSet:
-    """A `PerturbationSet` from a CVAE export (``<export.dir>/<name>/<version>/``).
+    """A `PerturbationSet` from a CVAE export (``<export.dir>/<name>/<version>/``, or the model root).
 
     Needs only TensorFlow: the export's ``prior`` and ``generator`` functions
-    are differentiable, so `worst_case_images` works on a loaded set.
+    are differentiable, so `worst_case_images` works on a loaded set. A model
+    root of numbered versions loads its highest version.
     """
+    where = ("pass the CVAE export a task: cvae run printed as 'exported: <path>', or its model root of "
+             "numbered versions")
+    if not os.path.isdir(path):
+        state = "is a file" if os.path.exists(path) else "does not exist"
+        raise PerturbationSetError(f"perturbation set path {path!r} {state}; {where}")
+    try:
+        path = resolve_model_path(path, what="perturbation set")
+    except ModelPathError:
+        raise PerturbationSetError(
+            f"perturbation set path {path!r} holds no saved_model.pb and no numbered versions; {where}") from None
     try:
         loaded = tf.saved_model.load(path)
     except (OSError, ValueError) as err:
@@ -211,6 +285,7 @@ def load_perturbation_set(path: str) -> PerturbationSet:
     def generator(images, z):
         return loaded.generator_fn(images, z)["image"]
 
-    perturbation_set = PerturbationSet(prior, generator, int(loaded.latent_dim.numpy()))
+    spec = loaded.signatures["prior"].structured_input_signature[1]["image"]
+    perturbation_set = PerturbationSet(prior, generator, int(loaded.latent_dim.numpy()), spec.shape[1:])
     perturbation_set.saved_model = loaded  # Keeps the loaded variables alive.
     return perturbation_set

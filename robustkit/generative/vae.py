@@ -133,12 +133,12 @@ class VAE(keras.Model):
         return dists.mean_image(self.decode(self.encode(images, training=training).mean(), training=training))
 
     def _update(self, terms: Dict[str, tf.Tensor], beta: tf.Tensor) -> tf.Tensor:
-        loss = tf.reduce_mean(terms["reconstruction"] + beta * terms["kl"])
-        self.trackers["loss"].update_state(loss)
+        per_example = terms["reconstruction"] + beta * terms["kl"]
+        self.trackers["loss"].update_state(per_example)
         self.trackers["reconstruction"].update_state(terms["reconstruction"])
         self.trackers["kl"].update_state(terms["kl"])
         self.trackers["neg_elbo"].update_state(terms["reconstruction"] + terms["kl"])
-        return loss
+        return tf.reduce_mean(per_example)
 
     def train_step(self, data):
         beta = self.beta * dists.warmup_factor(self.optimizer.iterations, self.beta_warmup_steps)

@@ -82,7 +82,7 @@ def neighbour_fn(model, options: AdversarialConfig):
     def model_fn(features):
         return model(features[IMAGE_KEY])
 
-    @tf.function(reduce_retracing=True)
+    @tf.function  # Traced per batch shape: NSL's random start needs a static one.
     def neighbour(images, labels, step_size=None, pgd_epsilon=None):
         chosen = config
         if step_size is not None:
@@ -101,6 +101,7 @@ def neighbour_fn(model, options: AdversarialConfig):
 
     return neighbour
 
+
 def perturb_on_batch_fn(base_model: keras.Model, options: AdversarialConfig):
     """NSL's own eager ``perturb_on_batch`` for ``base_model``, as ``fn(images, labels) -> np.ndarray``.
 
@@ -108,7 +109,7 @@ def perturb_on_batch_fn(base_model: keras.Model, options: AdversarialConfig):
     the model the way training does.
     """
     wrapper = wrap(base_model, options)
-    wrapper.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    wrapper.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     def perturb(images, labels):
         return wrapper.perturb_on_batch({IMAGE_KEY: images, LABEL_KEY: labels})[IMAGE_KEY]

@@ -210,6 +210,53 @@ class AdversarialConfig:
 
 
 @dataclasses.dataclass
+class LearnedSetConfig:
+    """The ``learned_set`` section: training against a CVAE's learned perturbation set.
+
+    Wong & Kolter (2020), "Learning perturbation sets for robust machine
+    learning": each batch is paired with its images drawn from the set
+    {g(x, mu_p + sigma_p u) : ||u|| <= radius} of a ``task: cvae`` export, at
+    random (``augment``, data augmentation) or as the classifier's worst case
+    found by PGD in the latent ball (``adversarial``, robust training), and the
+    loss is ``(1 - weight) * clean + weight * perturbed``.
+
+    Attributes:
+      mode: off, augment or adversarial.
+      path: the CVAE export (``exported:`` path of its run, or the model root).
+      radius: the latent ball's radius, in units of the prior's standard
+        deviation (the CVAE's coverage table says which radius holds which
+        share of real perturbations).
+      iterations: PGD steps per batch (adversarial mode).
+      step_size: the L2 length of a PGD step in the latent ball; null: 2.5 * radius / iterations.
+      weight: the perturbed images' share of the loss, in [0, 1].
+    """
+
+    mode: Literal["off", "augment", "adversarial"] = "off"
+    path: Optional[str] = None
+    radius: float = 1.0
+    iterations: int = 5
+    step_size: Optional[float] = None
+    weight: float = 0.5
+
+    def __post_init__(self):
+        if self.mode != "off" and not self.path:
+            raise ValueError(f"learned_set.mode = {self.mode} needs learned_set.path: the export of a task: cvae run "
+                             "(e.g. saved_models/cvae_fashion_mnist_corrupted)")
+        if self.radius < 0:
+            raise ValueError(f"learned_set.radius = {self.radius} must be >= 0")
+        if self.iterations < 1:
+            raise ValueError(f"learned_set.iterations = {self.iterations} must be at least 1")
+        if self.step_size is not None and self.step_size <= 0:
+            raise ValueError(f"learned_set.step_size = {self.step_size} must be positive, or null")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"learned_set.weight = {self.weight} must lie in [0, 1]")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+
+@dataclasses.dataclass
 class TrainJob:
     """Everything ``python -m robustkit.train`` reads from its config."""
 
@@ -219,6 +266,7 @@ class TrainJob:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig, metadata={"registry": _models})
     train: TrainSection = dataclasses.field(default_factory=TrainSection)
     adversarial: AdversarialConfig = dataclasses.field(default_factory=AdversarialConfig)
+    learned_set: LearnedSetConfig = dataclasses.field(default_factory=LearnedSetConfig)
     distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
@@ -233,5 +281,16 @@ class TrainJob:
                 "train.precision = mixed_float16 cannot be used with adversarial.enabled: the gradient with "
                 "respect to the input is not loss-scaled, underflows to zero in float16, and the adversarial "
                 "examples would be the clean images. Use mixed_bfloat16 or float32."
+            )
+        if self.learned_set.enabled and self.adversarial.enabled:
+            raise ValueError(
+                "adversarial.enabled and learned_set.mode = " + self.learned_set.mode + " cannot be combined: "
+                "each pairs every batch with its own perturbed copy; train with one of them"
+            )
+        if self.learned_set.mode == "adversarial" and self.train.precision == "mixed_float16":
+            raise ValueError(
+                "train.precision = mixed_float16 cannot be used with learned_set.mode = adversarial: the gradient "
+                "with respect to the latent code is not loss-scaled and underflows in float16. Use mixed_bfloat16 "
+                "or float32."
             )
         return self

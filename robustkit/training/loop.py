@@ -15,7 +15,7 @@ from robustkit import config as config_lib
 from robustkit import distribute, outputs, versions
 from robustkit.data import load_split, make_pipeline
 from robustkit.models import build_model
-from robustkit.training import adversarial, phases, plots
+from robustkit.training import adversarial, learned_set, phases, plots
 from robustkit.training import callbacks as callbacks_lib
 from robustkit.training.config import TrainJob
 from robustkit.training.export import export_model
@@ -44,11 +44,16 @@ def build_trainer(job: TrainJob, num_classes: int, channels: int) -> Tuple[keras
 
     Returns:
       ``(model, trainer)``: the classifier, and the model to call ``fit`` on, which
-      is the NSL wrapper around it when adversarial training is enabled.
+      is the NSL wrapper around it when adversarial training is enabled, or the
+      `learned_set.LearnedSetTrainer` when training against a learned set.
     """
     model = build_model(job.model, num_classes=num_classes, channels=channels)
     optimizer = _optimizer(job)
-    trainer = adversarial.wrap(model, job.adversarial) if job.adversarial.enabled else model
+    trainer = model
+    if job.adversarial.enabled:
+        trainer = adversarial.wrap(model, job.adversarial)
+    elif job.learned_set.enabled:
+        trainer = learned_set.wrap(model, job.learned_set, job.run.seed)
     trainer.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -112,6 +117,8 @@ def run_training(job: TrainJob) -> TrainResult:
     model as a SavedModel to ``<export.dir>/<export.name>/<n>/``. Restarted with
     the same config after a crash, it resumes from the last completed epoch.
     """
+    if job.learned_set.enabled:  # Before any work: the set's path must hold a CVAE export.
+        learned_set.load_perturbation_set(job.learned_set.path)
     strategy = distribute.make_strategy(job.distribute)  # First: it may configure the runtime.
     keras.utils.set_random_seed(job.run.seed)
     previous_policy = keras.mixed_precision.global_policy()
@@ -175,6 +182,10 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         "export": export_path,
         "versions": versions.library_versions(),
     }
+    if job.learned_set.enabled:
+        metrics["learned_set"] = {"mode": job.learned_set.mode, "path": job.learned_set.path,
+                                  "radius": job.learned_set.radius, "weight": job.learned_set.weight}
+        metrics["train_perturbed_accuracy"] = final.get("perturbed_accuracy")
     if job.adversarial.enabled:
         metrics["train_total_loss"] = final.get("loss")
         metrics["train_scaled_adversarial_loss"] = final.get("scaled_adversarial_loss")

@@ -1,0 +1,107 @@
+"""The worst case inside a learned perturbation set: ``cvae``.
+
+Wong & Kolter (2020), "Learning perturbation sets for robust machine learning":
+a CVAE trained on (clean, perturbed) pairs defines, for each image x, the set
+{g(x, mu_p(x) + sigma_p(x) u) : ||u||_2 <= epsilon} of perturbations like the
+ones it was trained on (rotations, blur, fog, ...). The attack runs PGD on the
+normalised latent code u to find the member of that set the model gets most
+wrong (`robustkit.generative.perturbation`).
+
+``epsilons`` are radii of the latent ball in units of the prior's standard
+deviation, not pixel distances: the set's coverage table (``metrics.json`` of
+the CVAE run) says which radius holds which share of real perturbations. The
+adversarial images are the generator's, so even radius 0 differs from the
+input by the generator's reconstruction error; the attack therefore skips no
+radius, and radius 0 measures the model on the set's own reconstructions.
+
+When the models take images of another size or channel count than the set was
+trained on (a 32x32 RGB classifier, a 28x28 grey set), images are resized and
+converted on the way in and out of the set (`PerturbationSet.for_shape`).
+"""
+
+import dataclasses
+import math
+from typing import List, Optional
+
+import tensorflow as tf
+
+from robustkit.attacks import base
+
+
+@dataclasses.dataclass
+class CvaeAttackConfig(base.SweepConfig):
+    """Options of ``cvae``.
+
+    Attributes:
+      path: the CVAE export (``exported:`` path of a ``task: cvae`` run, or its
+        model root of numbered versions).
+      epsilons: radii of the normalised latent ball (>= 0).
+      iterations: PGD steps in the latent ball.
+      step_size: the L2 length of a step in u; null: 2.5 * radius / iterations.
+      random_start: start from a uniform point of the ball instead of the prior mean.
+    """
+
+    name: str = "cvae"
+    path: str = ""
+    epsilons: List[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
+    iterations: int = 10
+    step_size: Optional[float] = None
+    random_start: bool = False
+    norm = "latent"  # Radii are not pixel distances; not a config key.
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.path:
+            raise ValueError("path is empty; give the CVAE export a `task: cvae` training run printed as "
+                             "'exported: <path>'")
+        if self.iterations < 1:
+            raise ValueError(f"iterations = {self.iterations} must be at least 1")
+        if self.step_size is not None and not (math.isfinite(self.step_size) and self.step_size > 0):
+            raise ValueError(f"step_size = {self.step_size} must be a positive number, or null")
+
+
+class CvaeAttack(base.Attack):
+    """PGD over the latent code of a learned perturbation set."""
+
+    norm = "latent"
+
+    def __init__(self, options: CvaeAttackConfig):
+        from robustkit.generative.perturbation import load_perturbation_set
+
+        super().__init__(options)
+        self.perturbation_set = load_perturbation_set(options.path)  # Fails now on a bad path.
+
+    def describe(self) -> str:
+        start = ", random start" if self.options.random_start else ""
+        return f"cvae (latent ball, {self.options.iterations} iterations{start})"
+
+    def __call__(self, model, images, labels, epsilon: Optional[float] = None, seed: base.Seed = (0, 0)):
+        if epsilon is None:
+            raise ValueError(f"cvae needs a radius (one of its sweep: {self.epsilons})")
+        images = tf.convert_to_tensor(images, tf.float32)
+        labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
+        return self.generate(model, images, labels, epsilon, seed)  # Radius 0 still goes through the set.
+
+    def generate(self, model, images, labels, epsilon, seed):
+        fn = self.compiled(model, self._build(images.shape[1:]),
+                           [base.batch_spec(images), base.batch_spec(labels), base.SCALAR, base.SEED])
+        return fn(images, labels, tf.constant(epsilon, tf.float32), base.seed_tensor(seed))
+
+    def _build(self, shape):
+        options = self.options
+        pset = self.perturbation_set.for_shape(shape)
+
+        def build(logits_of):
+            def attack(images, labels, radius, seed):
+                perturbed, _ = pset.worst_case(logits_of, images, labels, radius, steps=options.iterations,
+                                               step_size=options.step_size, random_start=options.random_start,
+                                               seed=seed)
+                return tf.clip_by_value(perturbed, 0.0, 1.0)
+
+            return attack
+
+        return build
+
+
+def cvae(options: CvaeAttackConfig) -> CvaeAttack:
+    return CvaeAttack(options)

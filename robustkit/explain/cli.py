@@ -1,0 +1,74 @@
+"""``python -m robustkit.explain``: saliency, activation maps and MC-dropout uncertainty, clean and adversarial.
+
+Examples:
+  python -m robustkit.explain --config configs/explain_quickstart.yaml \\
+      --model base=saved_models/quickstart_base --model nsl=saved_models/quickstart_nsl
+  python -m robustkit.explain --config configs/explain_quickstart.yaml --model base=saved_models/quickstart_base \\
+      --set data.eval_limit=200 --set attacks.lbfgs=false --set uncertainty.samples=20 --out runs/try
+"""
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Optional, Sequence
+
+import yaml
+
+from robustkit import cli
+from robustkit import config as config_lib
+from robustkit.evaluation.paths import parse_model_flags
+from robustkit.explain.config import ExplainJob
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m robustkit.explain",
+        description=(
+            "Explain every --model on the same examples of the config's dataset: saliency maps of each configured "
+            "method with the top predictions (saliency.png, and saliency_adversarial.png for adversarial inputs), "
+            "convolution-layer outputs for an image and its adversarial versions (activations.png), MC-dropout "
+            "uncertainty on clean and adversarial inputs (uncertainty.json and its figures), and the most and least "
+            "robust images (good_bad.png); all shown in report.html in --out (default run.dir). The last line "
+            "printed is 'report: <path>'."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 2)[2],
+    )
+    cli.add_config_flags(p)
+    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                   help="a model to explain: a SavedModel directory, a model root of numbered versions (the highest "
+                        "is used) or a Keras file (repeatable; give the base and the robust model, or one model per "
+                        "dropout rate, to see them side by side)")
+    p.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    cli.setup_logging(args.log_level)
+
+    def body() -> int:
+        job = config_lib.load(ExplainJob, args.config, args.overrides)
+        if args.out:
+            job.run.dir = args.out
+        if args.print_config:
+            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+            return 0
+        models = parse_model_flags(args.model)
+        from robustkit.explain import report, runner  # Imports TensorFlow.
+
+        command = "python -m robustkit.explain " + " ".join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        results = runner.explain(job, models)
+        config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
+        paths = report.write_all(results, job.run.dir, job.run.seed, job.uncertainty.samples, job.uncertainty.bins,
+                                 job.activations.channels, command)
+        print(f"report: {paths['report.html']}")
+        return 0
+
+    return cli.run(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

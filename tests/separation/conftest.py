@@ -1,0 +1,11 @@
+"""Fixtures of the separation tests."""
+
+import pytest
+
+from tests.separation import tiny
+
+
+@pytest.fixture(scope="session")
+def vae_path(tmp_path_factory):
+    """A tiny VAE export, made once per test session (shared with tests/testgen)."""
+    return tiny.vae_export(str(tmp_path_factory.getbasetemp() / "tiny-vae"))
