@@ -46,7 +46,8 @@ def test_overrides_reach_one_attack_and_false_drops_it():
 @pytest.mark.parametrize(
     "attacks, pattern",
     [
-        ({"fgsn": {}}, r"key 'attacks\.fgsn\.name' has value 'fgsn'; expected one of cvae, fgm, fgsm.*did you mean 'fgsm'"),
+        ({"fgsn": {}},
+         r"key 'attacks\.fgsn\.name' has value 'fgsn'; expected one of cvae, fgm, fgsm.*did you mean 'fgsm'"),
         ({"x": {"name": "cw"}}, r"key 'attacks\.x\.name' has value 'cw'; expected one of"),
         ({"fgsm": {"epsilons": [0.1, 1.5]}}, r"key 'attacks\.fgsm' is invalid: epsilon 1\.5 is outside \[0, 1\]"),
         ({"pgd": {"epsilons": [-0.1]}}, r"epsilon -0\.1 is outside"),
