@@ -3,8 +3,9 @@
 import argparse
 import logging
 import os
+import shlex
 import sys
-from typing import Callable
+from typing import Callable, Optional, Sequence, Type, TypeVar
 
 from robustkit.errors import UserError
 
@@ -26,6 +27,32 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default=os.environ.get("ROBUSTKIT_LOG_LEVEL", "INFO"), help="logging level (default INFO)"
     )
+
+
+Job = TypeVar("Job")
+
+
+def load_job(schema: Type[Job], args: argparse.Namespace, overrides: Optional[Sequence[str]] = None) -> Optional[Job]:
+    """The job of ``--config`` and ``--set`` (plus ``overrides``), with ``--out`` as ``run.dir``.
+
+    Returns None after printing the resolved config when ``--print-config`` was given.
+    """
+    import yaml
+
+    from robustkit import config as config_lib
+
+    job = config_lib.load(schema, args.config, [*args.overrides, *(overrides or [])])
+    if getattr(args, "out", None):
+        job.run.dir = args.out
+    if args.print_config:
+        print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+        return None
+    return job
+
+
+def command_line(prog: str, argv: Optional[Sequence[str]]) -> str:
+    """The command as typed, for the headers of saved configs and reports."""
+    return prog + " " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
 def setup_logging(level: str) -> None:

@@ -9,11 +9,9 @@ Examples:
 
 import argparse
 import os
-import shlex
 import sys
 from typing import Optional, Sequence
 
-import yaml
 
 from robustkit import cli
 from robustkit import config as config_lib
@@ -46,17 +44,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli.setup_logging(args.log_level)
 
     def body() -> int:
-        job = config_lib.load(ValidateJob, args.config, args.overrides)
-        if args.out:
-            job.run.dir = args.out
-        if args.print_config:
-            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+        job = cli.load_job(ValidateJob, args)
+        if job is None:
             return 0
         models = parse_model_flags(args.model)
         from robustkit.evaluation import report, runner  # Imports TensorFlow.
 
-        command = "python -m robustkit.validate_adv " + " ".join(
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        command = cli.command_line("python -m robustkit.validate_adv", argv)
         results = runner.validate(job, models)
         config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
         paths = report.write_all(results, job.run.dir, job.run.seed, command)

@@ -291,17 +291,22 @@ def corrupt(images: np.ndarray, name: str, seed: int = 0, severity: Optional[int
       images: uint8 or float in [0, 1], ``[N, H, W]`` or ``[N, H, W, 1]``.
       name: one of `names()`.
       seed: with each example's index, determines all randomness.
-      severity: 1 to 5 for corruptions that have severities (None: MNIST-C's).
+      severity: 1 to 5 for corruptions that have severities (None: MNIST-C's);
+        must be None for the others.
       indices: each image's index in the whole data set (None: 0, 1, 2, ...).
 
     Returns:
       The corrupted images, with the input's shape and dtype.
 
     Raises:
-      ValueError: for an unknown name, a severity outside 1..5 or a bad shape.
+      ValueError: for an unknown name, a severity outside 1..5 or for a corruption without
+        severities, or a bad shape.
     """
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; known corruptions: {', '.join(CORRUPTIONS)}")
+    if severity is not None and name not in DEFAULT_SEVERITY:
+        raise ValueError(f"corruption {name!r} has no severities (MNIST-C applies it one way); leave severity "
+                         f"null, or choose one of {', '.join(DEFAULT_SEVERITY)}")
     severity = DEFAULT_SEVERITY.get(name, 1) if severity is None else severity
     if not 1 <= severity <= 5:
         raise ValueError(f"corruption severity {severity} must lie in 1..5")

@@ -105,7 +105,8 @@ class CorruptedConfig(PairDataConfig):
     Attributes:
       dataset: the clean images: fashion_mnist, mnist or mnist_corrupted (its identity config).
       corruption: the MNIST-C corruption of x'.
-      severity: 1..5 (null: MNIST-C's severity).
+      severity: 1..5 (null: MNIST-C's severity); null for the corruptions
+        MNIST-C applies one way (identity, stripe, dotted_line, zigzag, canny_edges).
     """
 
     name: str = "corrupted"
@@ -119,6 +120,9 @@ class CorruptedConfig(PairDataConfig):
             raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(corruptions.names())}")
         if self.severity is not None and not 1 <= self.severity <= 5:
             raise ValueError(f"data.severity = {self.severity} must lie in 1..5, or null")
+        if self.severity is not None and self.corruption not in corruptions.DEFAULT_SEVERITY:
+            raise ValueError(f"data.severity = {self.severity}, but corruption {self.corruption!r} has no severities; "
+                             "leave it null")
 
 
 @dataclasses.dataclass

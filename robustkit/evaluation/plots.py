@@ -1,6 +1,5 @@
 """The validation figures: accuracy against epsilon, and adversarial examples (PNG, written atomically)."""
 
-import io
 from typing import List, Sequence
 
 import matplotlib
@@ -9,18 +8,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from robustkit import outputs  # noqa: E402
+from robustkit.figures import save_png, show_image  # noqa: E402
 from robustkit.evaluation.scoring import Results  # noqa: E402
 
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P")
-
-
-def _save(fig, path: str) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
 
 
 def accuracy_vs_epsilon(results: Results, path: str) -> None:
@@ -51,20 +43,11 @@ def accuracy_vs_epsilon(results: Results, path: str) -> None:
         axes[0][0].text(0.5, 0.5, "no attack with epsilons configured", ha="center", va="center")
         axes[0][0].set_axis_off()
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _name(class_names: Sequence[str], index: int) -> str:
     return class_names[index] if 0 <= index < len(class_names) else str(index)
-
-
-def _show(ax, image: np.ndarray) -> None:
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        ax.imshow(np.clip(image, 0.0, 1.0))
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def adversarial_examples(results: Results, path: str) -> bool:
@@ -83,14 +66,14 @@ def adversarial_examples(results: Results, path: str) -> bool:
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows + 0.6), squeeze=False)
     largest = max(float(np.abs(ex["adversarial"][m] - images).max()) for m in models) or 1.0
     for i in range(rows):
-        _show(axes[i][0], images[i])
+        show_image(axes[i][0], images[i])
         clean = ", ".join(f"{m}: {_name(names, int(ex['clean_predicted'][m][i]))}" for m in models)
         axes[i][0].set_title(f"true: {_name(names, int(labels[i]))}\n{clean}", fontsize=6)
         for m, model in enumerate(models):
             adversarial = ex["adversarial"][model][i]
             predicted = int(ex["predicted"][model][i])
             ax = axes[i][1 + 2 * m]
-            _show(ax, adversarial)
+            show_image(ax, adversarial)
             ax.set_title(f"{model}: {_name(names, predicted)}", fontsize=7,
                          color="green" if predicted == int(labels[i]) else "red")
             diff = (adversarial - images[i]).mean(axis=-1)
@@ -102,5 +85,5 @@ def adversarial_examples(results: Results, path: str) -> bool:
     eps = "" if ex.get("epsilon") is None else f", epsilon {ex['epsilon']:g}"
     fig.suptitle(f"{ex.get('description', ex.get('attack'))}{eps}; difference scale +-{largest:.3g}", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     return True

@@ -7,7 +7,6 @@ versions. activations.png: per model, the chosen layers' feature maps for one
 image and its adversarial versions side by side, on one scale per channel.
 """
 
-import io
 from typing import List, Optional, Sequence
 
 import matplotlib
@@ -16,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from robustkit import outputs  # noqa: E402
+from robustkit import figures  # noqa: E402
+from robustkit.figures import save_png  # noqa: E402
 from robustkit.explain.activations import tile_together  # noqa: E402
 
 _TILES = plt.get_cmap("viridis").with_extremes(bad="white")
@@ -24,10 +24,7 @@ _TILES = plt.get_cmap("viridis").with_extremes(bad="white")
 
 def save_figure(fig, path: str, dpi: int = 100) -> None:
     """Writes ``fig`` as a PNG atomically and closes it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
+    save_png(fig, path, dpi)
 
 
 def class_name(names: Sequence[str], index: int) -> str:
@@ -36,11 +33,7 @@ def class_name(names: Sequence[str], index: int) -> str:
 
 def show_image(ax, image: np.ndarray) -> None:
     """An image in [0, 1] (gray for one channel), without ticks."""
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        ax.imshow(np.clip(image, 0.0, 1.0))
-    blank(ax)
+    figures.show_image(ax, image)
 
 
 def blank(ax, text: Optional[str] = None) -> None:

@@ -1,6 +1,5 @@
 """Figures of a VAE or CVAE run: image grids (traversals, samples, reconstructions) and loss curves."""
 
-import io
 from typing import Dict, Optional, Sequence
 
 import matplotlib
@@ -9,14 +8,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from robustkit import outputs  # noqa: E402
-
-
-def _save(fig, path: str) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
+from robustkit.figures import save_png, show_image  # noqa: E402
 
 
 def image_grid(rows: np.ndarray, path: str, title: str, row_labels: Optional[Sequence[str]] = None,
@@ -37,19 +29,14 @@ def image_grid(rows: np.ndarray, path: str, title: str, row_labels: Optional[Seq
         for c in range(n_cols):
             ax = axes[r, c]
             image = rows[r, c]
-            if image.shape[-1] == 1:
-                ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-            else:
-                ax.imshow(np.clip(image, 0.0, 1.0))
-            ax.set_xticks([])
-            ax.set_yticks([])
+            show_image(ax, image)
             if col_labels is not None and r == 0:
                 ax.set_title(col_labels[c], fontsize=7)
             if row_labels is not None and c == 0:
                 ax.set_ylabel(row_labels[r], fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def loss_curves(history: Dict[str, Sequence[float]], path: str) -> None:
@@ -66,4 +53,4 @@ def loss_curves(history: Dict[str, Sequence[float]], path: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)

@@ -9,14 +9,11 @@ Examples:
 """
 
 import argparse
-import shlex
 import sys
 from typing import Optional, Sequence
 
-import yaml
 
 from robustkit import cli
-from robustkit import config as config_lib
 from robustkit.separation.config import SeparationJob
 
 
@@ -43,17 +40,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli.setup_logging(args.log_level)
 
     def body() -> int:
-        overrides = list(args.overrides) + ([f"vae={args.vae}"] if args.vae else [])
-        job = config_lib.load(SeparationJob, args.config, overrides)
-        if args.out:
-            job.run.dir = args.out
-        if args.print_config:
-            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+        job = cli.load_job(SeparationJob, args, [f"vae={args.vae}"] if args.vae else None)
+        if job is None:
             return 0
         from robustkit.separation import report, run  # Imports TensorFlow.
 
-        command = "python -m robustkit.separation " + " ".join(
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        command = cli.command_line("python -m robustkit.separation", argv)
         record = run.run_separation(job, command)
         print(report.console_lines(record))
         print(f"separation: {job.run.dir}/separation.json")

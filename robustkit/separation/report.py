@@ -1,6 +1,5 @@
 """Writes a separation run's outputs: ``separation.json`` and ``closest_pairs.png`` (atomically)."""
 
-import io
 import logging
 from typing import Any, Dict, Mapping, Sequence
 
@@ -11,19 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from robustkit import outputs  # noqa: E402
+from robustkit.figures import save_png, show_image  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-
-def _show(ax, image: np.ndarray) -> None:
-    image = np.asarray(image)
-    image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        ax.imshow(np.clip(image, 0.0, 1.0))
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def _name(class_names: Sequence[str], label: int) -> str:
@@ -63,8 +52,8 @@ def closest_pairs_figure(record: Mapping[str, Any], images: Mapping[str, np.ndar
             left, right = axes[row][3 * b], axes[row][3 * b + 1]
             for ax in (left, right):
                 ax.set_axis_on()
-            _show(left, images[query_split][pair["query"]])
-            _show(right, images["train"][pair["reference"]])
+            show_image(left, images[query_split][pair["query"]])
+            show_image(right, images["train"][pair["reference"]])
             colour = "#999999" if dropped else "black"
             left.set_title(f"{query_split} {pair['query']}\n{_name(class_names, pair['query_label'])}", fontsize=6,
                            color=colour)
@@ -78,10 +67,7 @@ def closest_pairs_figure(record: Mapping[str, Any], images: Mapping[str, np.ndar
     fig.suptitle(f"closest differently-labelled pairs ({record.get('space')} space{', ' + unit if unit else ''})",
                  fontsize=9, y=1.0 - 0.12 / height)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.3 / height, top=1.0 - 1.15 / height, wspace=0.08, hspace=0.7)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
+    save_png(fig, path)
     return True
 
 

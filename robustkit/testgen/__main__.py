@@ -9,11 +9,9 @@ Examples:
 """
 
 import argparse
-import shlex
 import sys
 from typing import Optional, Sequence
 
-import yaml
 
 from robustkit import cli
 from robustkit import config as config_lib
@@ -46,11 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli.setup_logging(args.log_level)
 
     def body() -> int:
-        job = config_lib.load(TestgenJob, args.config, args.overrides)
-        if args.out:
-            job.run.dir = args.out
-        if args.print_config:
-            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+        job = cli.load_job(TestgenJob, args)
+        if job is None:
             return 0
         if not args.model:
             raise config_lib.ConfigError("no model given; pass --model PATH, e.g. --model saved_models/quickstart_base")
@@ -59,8 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             resolve_model_path(job.oracle, what="oracle")
         from robustkit.testgen import run  # Imports TensorFlow.
 
-        command = "python -m robustkit.testgen " + " ".join(
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        command = cli.command_line("python -m robustkit.testgen", argv)
         metrics = run.run_testgen(job, model, command)
         m, oracle = metrics["model"], metrics["oracle"]
         print(f"tests: {metrics['generation']['accepted']} kept of {metrics['generation']['drawn']} drawn around "

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from robustkit import outputs  # noqa: E402
+from robustkit.figures import save_png, show_image  # noqa: E402
 
 FILES = ("tests.npz", "metrics.json", "grid.png", "report.html", "config.yaml")
 PASS, FAIL = "#1a7f37", "#d1242f"
@@ -25,14 +26,7 @@ def write_tests(path: str, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _show(ax, image: np.ndarray, frame: Optional[str] = None) -> None:
-    image = np.asarray(image)
-    image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        ax.imshow(np.clip(image, 0.0, 1.0))
-    ax.set_xticks([])
-    ax.set_yticks([])
+    show_image(ax, image)
     for spine in ax.spines.values():
         spine.set_visible(frame is not None)
         if frame is not None:
@@ -97,10 +91,7 @@ def grid_figure(path: str, seeds: Mapping[str, np.ndarray], tests: Mapping[str, 
                          fontsize=6, color=PASS if ok else FAIL)
     fig.suptitle(title, fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
+    save_png(fig, path)
     return True
 
 

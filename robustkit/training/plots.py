@@ -1,6 +1,5 @@
 """The training-curves figure: loss and accuracy, train and validation, phase changes."""
 
-import io
 from typing import Dict, Sequence
 
 import matplotlib
@@ -9,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from robustkit import outputs  # noqa: E402
+from robustkit.figures import save_png  # noqa: E402
 
 
 def training_curves(history: Dict[str, Sequence[float]], phase_starts: Sequence[int], path: str) -> None:
@@ -39,7 +38,4 @@ def training_curves(history: Dict[str, Sequence[float]], phase_starts: Sequence[
     if len(phase_starts) > 1:
         fig.suptitle("dashed lines: fine-tuning phase changes")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    outputs.write_bytes(path, buffer.getvalue())
+    save_png(fig, path)

@@ -87,5 +87,7 @@ def test_bad_arguments(images):
         corruptions.corrupt(images, "snow")
     with pytest.raises(ValueError, match="severity 6"):
         corruptions.corrupt(images, "fog", severity=6)
+    with pytest.raises(ValueError, match="corruption 'stripe' has no severities"):
+        corruptions.corrupt(images, "stripe", severity=3)
     with pytest.raises(ValueError, match="grayscale"):
         corruptions.corrupt(np.zeros((2, 28, 28, 3), np.uint8), "fog")
