@@ -87,6 +87,8 @@ class _Parser:
             if value not in args:
                 close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
+                if isinstance(value, bool) and all(isinstance(a, str) for a in args):
+                    hint = " (YAML reads unquoted on, off, yes and no as booleans; quote the word)"
                 self.fail(key, f"has value {value!r}; expected {_type_name(tp)}{hint}")
             return value
         if origin in (list, List, tuple, Tuple):

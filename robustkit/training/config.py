@@ -221,7 +221,7 @@ class LearnedSetConfig:
     loss is ``(1 - weight) * clean + weight * perturbed``.
 
     Attributes:
-      mode: off, augment or adversarial.
+      mode: none, augment or adversarial.
       path: the CVAE export (``exported:`` path of its run, or the model root).
       radius: the latent ball's radius, in units of the prior's standard
         deviation (the CVAE's coverage table says which radius holds which
@@ -231,7 +231,7 @@ class LearnedSetConfig:
       weight: the perturbed images' share of the loss, in [0, 1].
     """
 
-    mode: Literal["off", "augment", "adversarial"] = "off"
+    mode: Literal["none", "augment", "adversarial"] = "none"
     path: Optional[str] = None
     radius: float = 1.0
     iterations: int = 5
@@ -239,7 +239,7 @@ class LearnedSetConfig:
     weight: float = 0.5
 
     def __post_init__(self):
-        if self.mode != "off" and not self.path:
+        if self.mode != "none" and not self.path:
             raise ValueError(f"learned_set.mode = {self.mode} needs learned_set.path: the export of a task: cvae run "
                              "(e.g. saved_models/cvae_fashion_mnist_corrupted)")
         if self.radius < 0:
@@ -253,7 +253,7 @@ class LearnedSetConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.mode != "off"
+        return self.mode != "none"
 
 
 @dataclasses.dataclass

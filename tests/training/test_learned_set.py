@@ -70,16 +70,16 @@ def test_adversarial_training_on_the_set_is_more_robust_inside_it():
     x, y = helpers.learnable_images(256, 3, seed=1)
     x = (x[..., None] / 255.0).astype(np.float32)
     results = {}
-    for mode in ("off", "adversarial"):
+    for mode in ("none", "adversarial"):
         base = _classifier()
-        trainer = base if mode == "off" else LearnedSetTrainer(
+        trainer = base if mode == "none" else LearnedSetTrainer(
             base, pset, LearnedSetConfig(mode=mode, path="unused", radius=2.0, iterations=3, weight=0.5))
         trainer.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         trainer.fit({"image": x}, y, batch_size=32, epochs=4, verbose=0)
         worst, _ = pset.worst_case(lambda im: base(im, training=False), x, y, 2.0, steps=5)
         results[mode] = (float(np.mean(np.argmax(base(worst).numpy(), axis=1) == y)),
                          float(np.mean(np.argmax(base(x).numpy(), axis=1) == y)))
-    assert results["adversarial"][0] > results["off"][0] + 0.3, results
+    assert results["adversarial"][0] > results["none"][0] + 0.3, results
     assert results["adversarial"][1] >= 0.9, "clean accuracy is kept"
 
 
@@ -90,6 +90,7 @@ def test_config_checks(tmp_path):
         ({"learned_set": {"mode": "adversarial", "path": str(tmp_path)}, "adversarial": {"enabled": True}},
          "cannot be combined"),
         ({"learned_set": {"mode": "augment", "path": "x", "weight": 1.5}}, r"weight = 1\.5 must lie in \[0, 1\]"),
+        ({"learned_set": {"mode": False}}, "has value False; expected one of 'none', .*YAML reads unquoted on, off"),
     ]
     for sections, pattern in cases:
         path = helpers.train_config(tmp_path, data_dir, **sections)
