@@ -149,6 +149,19 @@ def batch_spec(tensor: tf.Tensor) -> tf.TensorSpec:
 
 SCALAR = tf.TensorSpec([], tf.float32)
 SEED = tf.TensorSpec([2], tf.int64)
+UNROLL_MAX = 20
+
+
+def loop_range(iterations: int):
+    """What an attack's step loop iterates over inside `tf.function`.
+
+    Up to `UNROLL_MAX` steps the loop is unrolled into the graph: for small
+    models the per-iteration cost of a ``tf.while_loop`` is a large share of a
+    step (PGD-10 on the 28x28 CNN runs about 1.3x faster unrolled). Longer
+    loops stay a ``tf.while_loop`` so that the graph and its tracing time do not
+    grow with the number of steps.
+    """
+    return range(iterations) if iterations <= UNROLL_MAX else tf.range(iterations)
 
 
 def seed_tensor(seed: Seed) -> tf.Tensor:

@@ -127,7 +127,7 @@ class GradientAttack(base.Attack):
             x = images
             if self.random_start:
                 x = tf.clip_by_value(images + base.random_in_ball(tf.shape(images), epsilon, norm, seed), 0.0, 1.0)
-            for _ in tf.range(iterations):
+            for _ in base.loop_range(iterations):
                 with tf.GradientTape() as tape:
                     tape.watch(x)
                     value = tf.reduce_sum(base.objective(logits_of(x), labels, targets, loss))

@@ -106,3 +106,16 @@ def test_options_are_checked():
     assert PgdConfig(norm="l2", epsilons=[3.0, 1.5]).epsilons == [1.5, 3.0]  # L2 radii may pass 1; sorted.
     with pytest.raises(ValueError, match="exceeds sqrt"):
         base.check_l2_epsilons([30.0], (28, 28, 1), "attacks.pgd_l2.epsilons")
+
+
+def test_unrolled_and_while_loop_pgd_agree(monkeypatch):
+    """Short step loops are unrolled into the graph, long ones are a tf.while_loop: same images."""
+    model = tiny.trained_cnn()
+    x, y = tiny.images(8, seed=5)
+    results = []
+    for unroll_max in (100, 0):
+        monkeypatch.setattr(base, "UNROLL_MAX", unroll_max)
+        assert isinstance(base.loop_range(4), range) == (unroll_max >= 4)
+        attack = pgd(PgdConfig(epsilons=[0.1], iterations=4, random_start=True))
+        results.append(attack(model, x, y, epsilon=0.1, seed=(2, 3)).numpy())
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)

@@ -106,13 +106,18 @@ def test_a_missing_set_fails_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists(), "nothing was written"
 
 
-@pytest.mark.slow
-def test_train_cli_against_an_exported_set(tmp_path, capsys):
+def _exported_set(tmp_path) -> str:
     keras.utils.set_random_seed(2)
     cvae = MODELS.build(FcCVAEConfig(latent_dim=2, hidden=[16], likelihood="continuous_bernoulli"))
     cvae({"image": X[:2], "perturbed": X[:2]})
     set_root = str(tmp_path / "sets" / "cvae")
     export.export_generative(cvae, set_root, {"task": "cvae", "latent_dim": 2})
+    return set_root
+
+
+@pytest.mark.slow
+def test_train_cli_against_an_exported_set(tmp_path, capsys):
+    set_root = _exported_set(tmp_path)
     data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
     path = helpers.train_config(tmp_path, data_dir, train={"epochs": 1},
                                 learned_set={"mode": "adversarial", "path": set_root, "iterations": 2})
@@ -125,3 +130,19 @@ def test_train_cli_against_an_exported_set(tmp_path, capsys):
     loaded = tf.saved_model.load(exported.split(": ", 1)[1])
     assert "serving_default" in loaded.signatures, "the base classifier is exported, not the trainer"
     assert os.path.isfile(tmp_path / "run" / "training_curves.png")
+
+
+@pytest.mark.slow
+def test_augment_mode_under_mirrored_strategy(tmp_path):
+    """The set is loaded inside the strategy's scope and drawn from in each replica."""
+    from robustkit.training.loop import run_training
+
+    set_root = _exported_set(tmp_path)
+    data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
+    path = helpers.train_config(tmp_path, data_dir, train={"epochs": 1, "steps_per_epoch": 3},
+                                distribute={"strategy": "mirrored", "devices": ["/cpu:0", "/cpu:1"]},
+                                learned_set={"mode": "augment", "path": set_root})
+    result = run_training(config_lib.load(TrainJob, path))
+    assert result.metrics["replicas"] == 2
+    assert 0.0 <= result.metrics["train_perturbed_accuracy"] <= 1.0
+    assert os.path.isfile(os.path.join(result.export_path, "saved_model.pb"))
