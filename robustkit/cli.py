@@ -10,6 +10,26 @@ from typing import Callable, Optional, Sequence, Type, TypeVar
 from robustkit.errors import UserError
 
 
+def entry_parser(prog: str, description: str, doc: str, out: bool = True) -> argparse.ArgumentParser:
+    """The parser an entry point starts from: its description, the examples of its module
+    docstring ``doc`` (everything after the first paragraph) as epilog, the config flags and,
+    with ``out``, ``--out``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=doc.split("\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_flags(parser)
+    if out:
+        parser.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
+    return parser
+
+
+def main(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
+         argv: Optional[Sequence[str]]) -> int:
+    """Parses ``argv``, sets up logging and runs ``body(args)`` through `run`."""
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    return run(lambda: body(args))
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """Adds ``--config``, ``--set`` and ``--print-config``."""
     parser.add_argument("--config", metavar="FILE", help="YAML config from configs/ (defaults are used if omitted)")
@@ -37,17 +57,24 @@ def load_job(schema: Type[Job], args: argparse.Namespace, overrides: Optional[Se
 
     Returns None after printing the resolved config when ``--print-config`` was given.
     """
-    import yaml
-
     from robustkit import config as config_lib
 
     job = config_lib.load(schema, args.config, [*args.overrides, *(overrides or [])])
     if getattr(args, "out", None):
         job.run.dir = args.out
     if args.print_config:
-        print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
+        print_config(job)
         return None
     return job
+
+
+def print_config(job) -> None:
+    """Prints the resolved config as YAML (``--print-config``)."""
+    import yaml
+
+    from robustkit import config as config_lib
+
+    print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
 
 
 def command_line(prog: str, argv: Optional[Sequence[str]]) -> str:

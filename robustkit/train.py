@@ -13,27 +13,23 @@ import argparse
 import sys
 from typing import Any, Callable, Optional, Sequence, Tuple
 
-import yaml
-
 from robustkit import cli
 from robustkit import config as config_lib
 from robustkit.training.config import TrainJob
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m robustkit.train",
-        description=(
+    return cli.entry_parser(
+        "python -m robustkit.train",
+        (
             "Train a classifier (optionally with adversarial regularisation), or a VAE or CVAE (task: vae or "
             "cvae), on the config's data, write config.yaml, history.csv and metrics.json to run.dir, and "
             "export the model as a SavedModel to <export.dir>/<export.name>/<version>/. Rerunning a killed "
             "run with the same command resumes it. The last line printed is 'exported: <path>'."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n", 2)[2],
+        __doc__,
+        out=False,
     )
-    cli.add_config_flags(p)
-    return p
 
 
 TASKS = ("classifier", "vae", "cvae")
@@ -68,20 +64,18 @@ def load_job(path: Optional[str], overrides: Sequence[str]) -> Tuple[Any, Callab
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    cli.setup_logging(args.log_level)
+    return cli.main(parser(), _run, argv)
 
-    def body() -> int:
-        job, run = load_job(args.config, args.overrides)
-        if args.print_config:
-            print(yaml.safe_dump(config_lib.to_dict(job), sort_keys=False), end="")
-            return 0
-        result = run(job)
-        print(f"run: {result.run_dir}")
-        print(f"exported: {result.export_path or 'nothing (this worker is not the chief)'}")
+
+def _run(args: argparse.Namespace) -> int:
+    job, run = load_job(args.config, args.overrides)
+    if args.print_config:
+        cli.print_config(job)
         return 0
-
-    return cli.run(body)
+    result = run(job)
+    print(f"run: {result.run_dir}")
+    print(f"exported: {result.export_path or 'nothing (this worker is not the chief)'}")
+    return 0
 
 
 if __name__ == "__main__":

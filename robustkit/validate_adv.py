@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Optional, Sequence
 
-
 from robustkit import cli
 from robustkit import config as config_lib
 from robustkit.evaluation.config import ValidateJob
@@ -20,45 +19,40 @@ from robustkit.evaluation.paths import parse_model_flags
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m robustkit.validate_adv",
-        description=(
+    p = cli.entry_parser(
+        "python -m robustkit.validate_adv",
+        (
             "Score every --model on the same examples of the config's dataset, clean and under every configured "
             "attack and epsilon; run the sanity checks of Carlini et al. (2019); write config.yaml, metrics.json, "
             "robust_accuracy.csv, accuracy_vs_eps.png, examples.png and report.html to --out (default run.dir). "
             "The last line printed is 'report: <path>'."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n", 2)[2],
+        __doc__,
     )
-    cli.add_config_flags(p)
     p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                    help="a model to validate: a SavedModel directory, a model root of numbered versions (the highest "
                         "is used) or a Keras file (repeatable; NAME labels it in the report)")
-    p.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    cli.setup_logging(args.log_level)
+    return cli.main(parser(), lambda args: _run(args, argv), argv)
 
-    def body() -> int:
-        job = cli.load_job(ValidateJob, args)
-        if job is None:
-            return 0
-        models = parse_model_flags(args.model)
-        from robustkit.evaluation import report, runner  # Imports TensorFlow.
 
-        command = cli.command_line("python -m robustkit.validate_adv", argv)
-        results = runner.validate(job, models)
-        config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
-        paths = report.write_all(results, job.run.dir, job.run.seed, command)
-        print(report.console_table(results))
-        print(f"report: {paths['report.html']}")
+def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+    job = cli.load_job(ValidateJob, args)
+    if job is None:
         return 0
+    models = parse_model_flags(args.model)
+    from robustkit.evaluation import report, runner  # Imports TensorFlow.
 
-    return cli.run(body)
+    command = cli.command_line("python -m robustkit.validate_adv", argv)
+    results = runner.validate(job, models)
+    config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
+    paths = report.write_all(results, job.run.dir, job.run.seed, command)
+    print(report.console_table(results))
+    print(f"report: {paths['report.html']}")
+    return 0
 
 
 if __name__ == "__main__":

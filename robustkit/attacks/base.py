@@ -81,10 +81,13 @@ class Attack:
       shares_examples: the adversarial images do not depend on the model scored
         (noise, transfer): they are made once and every model is scored on them.
       targeted: None, ``random`` or ``least_likely``.
+      zero_is_clean: epsilon 0 returns the images untouched (false for
+        attacks whose outputs differ from the input even at radius 0).
     """
 
     norm: Optional[str] = None
     shares_examples = False
+    zero_is_clean = True
 
     def __init__(self, options: AttackConfig):
         self.options = options
@@ -102,7 +105,7 @@ class Attack:
         labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
         if self.norm is not None and epsilon is None:
             raise ValueError(f"{self.options.name} needs an epsilon (one of its sweep: {self.epsilons})")
-        if epsilon is not None and epsilon == 0:
+        if epsilon is not None and epsilon == 0 and self.zero_is_clean:
             return images
         return self.generate(model, images, labels, epsilon, seed)
 

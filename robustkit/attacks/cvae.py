@@ -64,6 +64,7 @@ class CvaeAttack(base.Attack):
     """PGD over the latent code of a learned perturbation set."""
 
     norm = "latent"
+    zero_is_clean = False  # Radius 0 is the generator's image of the prior mean.
 
     def __init__(self, options: CvaeAttackConfig):
         from robustkit.generative.perturbation import load_perturbation_set
@@ -74,13 +75,6 @@ class CvaeAttack(base.Attack):
     def describe(self) -> str:
         start = ", random start" if self.options.random_start else ""
         return f"cvae (latent ball, {self.options.iterations} iterations{start})"
-
-    def __call__(self, model, images, labels, epsilon: Optional[float] = None, seed: base.Seed = (0, 0)):
-        if epsilon is None:
-            raise ValueError(f"cvae needs a radius (one of its sweep: {self.epsilons})")
-        images = tf.convert_to_tensor(images, tf.float32)
-        labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
-        return self.generate(model, images, labels, epsilon, seed)  # Radius 0 still goes through the set.
 
     def generate(self, model, images, labels, epsilon, seed):
         fn = self.compiled(model, self._build(images.shape[1:]),

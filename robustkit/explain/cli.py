@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Optional, Sequence
 
-
 from robustkit import cli
 from robustkit import config as config_lib
 from robustkit.evaluation.paths import parse_model_flags
@@ -20,9 +19,9 @@ from robustkit.explain.config import ExplainJob
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m robustkit.explain",
-        description=(
+    p = cli.entry_parser(
+        "python -m robustkit.explain",
+        (
             "Explain every --model on the same examples of the config's dataset: saliency maps of each configured "
             "method with the top predictions (saliency.png, and saliency_adversarial.png for adversarial inputs), "
             "convolution-layer outputs for an image and its adversarial versions (activations.png), MC-dropout "
@@ -30,38 +29,33 @@ def parser() -> argparse.ArgumentParser:
             "robust images (good_bad.png); all shown in report.html in --out (default run.dir). The last line "
             "printed is 'report: <path>'."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n", 2)[2],
+        __doc__,
     )
-    cli.add_config_flags(p)
     p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                    help="a model to explain: a SavedModel directory, a model root of numbered versions (the highest "
                         "is used) or a Keras file (repeatable; give the base and the robust model, or one model per "
                         "dropout rate, to see them side by side)")
-    p.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    cli.setup_logging(args.log_level)
+    return cli.main(parser(), lambda args: _run(args, argv), argv)
 
-    def body() -> int:
-        job = cli.load_job(ExplainJob, args)
-        if job is None:
-            return 0
-        models = parse_model_flags(args.model)
-        from robustkit.explain import report, runner  # Imports TensorFlow.
 
-        command = cli.command_line("python -m robustkit.explain", argv)
-        results = runner.explain(job, models)
-        config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
-        paths = report.write_all(results, job.run.dir, job.run.seed, job.uncertainty.samples, job.uncertainty.bins,
-                                 job.activations.channels, command)
-        print(f"report: {paths['report.html']}")
+def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+    job = cli.load_job(ExplainJob, args)
+    if job is None:
         return 0
+    models = parse_model_flags(args.model)
+    from robustkit.explain import report, runner  # Imports TensorFlow.
 
-    return cli.run(body)
+    command = cli.command_line("python -m robustkit.explain", argv)
+    results = runner.explain(job, models)
+    config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
+    paths = report.write_all(results, job.run.dir, job.run.seed, job.uncertainty.samples, job.uncertainty.bins,
+                             job.activations.channels, command)
+    print(f"report: {paths['report.html']}")
+    return 0
 
 
 if __name__ == "__main__":

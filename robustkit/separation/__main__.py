@@ -12,46 +12,40 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-
 from robustkit import cli
 from robustkit.separation.config import SeparationJob
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m robustkit.separation",
-        description=(
+    p = cli.entry_parser(
+        "python -m robustkit.separation",
+        (
             "For every training (train-train) and evaluation (test-train) point, the exact distance to the "
             "nearest training point of another label, in L-inf and L2, in pixel space or in a VAE's latent "
             "space (Yang et al., 2020); r = min / 2. Writes separation.json, closest_pairs.png and config.yaml "
             "to run.dir (or --out). The last line printed is 'separation: <path>'."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n", 2)[2],
+        __doc__,
     )
-    cli.add_config_flags(p)
     p.add_argument("--vae", metavar="PATH", help="the VAE export for space: latent (overrides vae)")
-    p.add_argument("--out", metavar="DIR", help="output directory (overrides run.dir)")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    cli.setup_logging(args.log_level)
+    return cli.main(parser(), lambda args: _run(args, argv), argv)
 
-    def body() -> int:
-        job = cli.load_job(SeparationJob, args, [f"vae={args.vae}"] if args.vae else None)
-        if job is None:
-            return 0
-        from robustkit.separation import report, run  # Imports TensorFlow.
 
-        command = cli.command_line("python -m robustkit.separation", argv)
-        record = run.run_separation(job, command)
-        print(report.console_lines(record))
-        print(f"separation: {job.run.dir}/separation.json")
+def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+    job = cli.load_job(SeparationJob, args, [f"vae={args.vae}"] if args.vae else None)
+    if job is None:
         return 0
+    from robustkit.separation import report, run  # Imports TensorFlow.
 
-    return cli.run(body)
+    command = cli.command_line("python -m robustkit.separation", argv)
+    record = run.run_separation(job, command)
+    print(report.console_lines(record))
+    print(f"separation: {job.run.dir}/separation.json")
+    return 0
 
 
 if __name__ == "__main__":

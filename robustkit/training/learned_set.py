@@ -20,7 +20,6 @@ images only.
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit.generative.perturbation import load_perturbation_set
 from robustkit.training.config import LearnedSetConfig
 
 IMAGE_KEY = "image"
@@ -89,8 +88,8 @@ class LearnedSetTrainer(keras.Model):
         return {key: value for key, value in logs.items() if key != "perturbed_accuracy"}
 
 
-def wrap(base_model: keras.Model, options: LearnedSetConfig, seed: int = 0) -> LearnedSetTrainer:
-    """Loads the set ``options.path`` names and wraps ``base_model`` (call inside the strategy's scope)."""
-    trainer = LearnedSetTrainer(base_model, load_perturbation_set(options.path), options, seed)
+def wrap(base_model: keras.Model, perturbation_set, options: LearnedSetConfig, seed: int = 0) -> LearnedSetTrainer:
+    """Wraps ``base_model`` to train against ``perturbation_set`` (call inside the strategy's scope)."""
+    trainer = LearnedSetTrainer(base_model, perturbation_set, options, seed)
     trainer({IMAGE_KEY: tf.zeros([1, *base_model.input_shape[1:]], tf.float32)})  # Builds it.
     return trainer

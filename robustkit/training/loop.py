@@ -14,6 +14,7 @@ import tf_keras as keras
 from robustkit import config as config_lib
 from robustkit import distribute, outputs, versions
 from robustkit.data import load_split, make_pipeline
+from robustkit.generative.perturbation import load_perturbation_set
 from robustkit.models import build_model
 from robustkit.training import adversarial, learned_set, phases, plots
 from robustkit.training import callbacks as callbacks_lib
@@ -39,13 +40,15 @@ def _optimizer(job: TrainJob) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(train.learning_rate, momentum=train.momentum)
 
 
-def build_trainer(job: TrainJob, num_classes: int, channels: int) -> Tuple[keras.Model, keras.Model]:
+def build_trainer(job: TrainJob, num_classes: int, channels: int,
+                  perturbation_set=None) -> Tuple[keras.Model, keras.Model]:
     """Builds and compiles the model and what fits it (call inside the strategy's scope).
 
     Returns:
       ``(model, trainer)``: the classifier, and the model to call ``fit`` on, which
       is the NSL wrapper around it when adversarial training is enabled, or the
-      `learned_set.LearnedSetTrainer` when training against a learned set.
+      `learned_set.LearnedSetTrainer` when training against a learned set
+      (``perturbation_set``, loaded from ``job.learned_set.path`` when not given).
     """
     model = build_model(job.model, num_classes=num_classes, channels=channels)
     optimizer = _optimizer(job)
@@ -53,7 +56,9 @@ def build_trainer(job: TrainJob, num_classes: int, channels: int) -> Tuple[keras
     if job.adversarial.enabled:
         trainer = adversarial.wrap(model, job.adversarial)
     elif job.learned_set.enabled:
-        trainer = learned_set.wrap(model, job.learned_set, job.run.seed)
+        if perturbation_set is None:
+            perturbation_set = load_perturbation_set(job.learned_set.path)
+        trainer = learned_set.wrap(model, perturbation_set, job.learned_set, job.run.seed)
     trainer.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -117,8 +122,6 @@ def run_training(job: TrainJob) -> TrainResult:
     model as a SavedModel to ``<export.dir>/<export.name>/<n>/``. Restarted with
     the same config after a crash, it resumes from the last completed epoch.
     """
-    if job.learned_set.enabled:  # Before any work: the set's path must hold a CVAE export.
-        learned_set.load_perturbation_set(job.learned_set.path)
     strategy = distribute.make_strategy(job.distribute)  # First: it may configure the runtime.
     keras.utils.set_random_seed(job.run.seed)
     previous_policy = keras.mixed_precision.global_policy()
@@ -130,6 +133,9 @@ def run_training(job: TrainJob) -> TrainResult:
 
 
 def _train(job: TrainJob, strategy) -> TrainResult:
+    # Loaded before anything is written, so a bad path fails first, and after the
+    # strategy, which must configure the runtime before anything starts it.
+    perturbation_set = load_perturbation_set(job.learned_set.path) if job.learned_set.enabled else None
     chief = distribute.is_chief(strategy)
     resuming = callbacks_lib.is_resuming(job.run.dir)
     os.makedirs(job.run.dir, exist_ok=True)
@@ -140,7 +146,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
 
     train_src, eval_src, train_ds, eval_ds = _datasets(job)
     with strategy.scope():
-        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1])
+        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1], perturbation_set)
     throughput = callbacks_lib.Throughput(job.train.batch_size)
     history = trainer.fit(
         train_ds,
