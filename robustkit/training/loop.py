@@ -179,6 +179,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         "epochs": job.train.epochs,
         "phase_starts": _phase_starts(job),
         "adversarial": job.adversarial.enabled,
+        "precision": model.dtype_policy.name,  # the policy the model was built under
         "examples_per_second": throughput.examples_per_second,
         "train_examples": train_src.num_examples,
         "eval_examples": eval_src.num_examples,

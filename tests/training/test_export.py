@@ -76,10 +76,21 @@ def test_encoded_images_of_another_size_are_resized(tmp_path):
     model = build_model(SmallCNNConfig(), num_classes=3, channels=1)
     path = export_model(model, str(tmp_path / "m"), ["a", "b", "c"], tf.distribute.get_strategy())
     loaded = tf.saved_model.load(path)
-    big = tf.io.encode_jpeg(tf.zeros([56, 40, 1], tf.uint8)).numpy()
-    out = loaded.signatures["serve_encoded"](image_bytes=tf.constant([big, big]))
-    expected = model(tf.zeros([1, 28, 28, 1]), training=False).numpy()
+    # A non-constant 56x40 image: a diagonal ramp with a bright block and noise. Cropping or
+    # padding it to 28x28 instead of resizing gives other pixels, so other logits.
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:56, 0:40]
+    pixels = (rows * 3 + cols * 2 + rng.integers(0, 40, size=(56, 40))) % 256
+    pixels[5:20, 25:38] = 255
+    pixels = pixels.astype(np.uint8)[..., None]
+    png = tf.io.encode_png(pixels).numpy()  # Lossless: the graph decodes exactly these pixels.
+    out = loaded.signatures["serve_encoded"](image_bytes=tf.constant([png, png]))
+    resized = tf.image.resize(pixels[None].astype("float32") / 255.0, [28, 28], method="bilinear", antialias=True)
+    expected = model(tf.clip_by_value(resized, 0.0, 1.0), training=False).numpy()
     np.testing.assert_allclose(out["logits"].numpy(), np.repeat(expected, 2, axis=0), atol=1e-5)
+    cropped = tf.image.resize_with_crop_or_pad(pixels[None].astype("float32") / 255.0, 28, 28)
+    other = model(cropped, training=False).numpy()
+    assert np.abs(other - expected).max() > 1e-3, "the image must tell resizing from cropping"
 
 
 def test_imagenet_weights_offline_error_names_the_file(tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ def test_bad_trainable_spec(bad):
         PhaseConfig(trainable=bad)
 
 
-def _fit_with(phase_list, tmp_path, epochs, plateau=None):
+def _fit_with(phase_list, tmp_path, epochs, plateau=None, losses=None):
     model = build_model(SmallCNNConfig(dropout=0.0), num_classes=3, channels=1)
     optimizer = keras.optimizers.SGD(0.05)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -58,10 +58,12 @@ def _fit_with(phase_list, tmp_path, epochs, plateau=None):
     x = rng.uniform(size=(32, 28, 28, 1)).astype("float32")
     y = rng.integers(0, 3, size=32)
     snapshots = []
+    losses = [] if losses is None else losses
 
     class Snapshot(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             snapshots.append((model.get_layer("conv1").get_weights()[0].copy(), float(optimizer.learning_rate)))
+            losses.append(logs["loss"])
 
     state = tmp_path / "phases.json"
     schedules = [plateau] if plateau else []
@@ -93,3 +95,17 @@ def test_plateau_moves_on_early(tmp_path):
     ]
     _, _, starts = _fit_with(plan, tmp_path, epochs=4)
     assert starts == [0, 2], "loss flat after epoch 0 and 1 -> the second phase starts at epoch 2"
+
+
+def test_plateau_waits_while_the_loss_keeps_improving(tmp_path):
+    # The same plan with a rate that fits the 32 examples: the loss falls by more than
+    # min_delta every epoch, so the first phase runs until the end.
+    plan = [
+        PhaseConfig(trainable="all", learning_rate=0.05, epochs=10, until_plateau=True, patience=1, min_delta=0.001),
+        PhaseConfig(trainable="head", learning_rate=0.01),
+    ]
+    losses = []
+    _, snaps, starts = _fit_with(plan, tmp_path, epochs=4, losses=losses)
+    assert all(b < a * (1 - 0.001) for a, b in zip(losses, losses[1:])), losses
+    assert starts == [0], "the loss improved every epoch: no plateau, no second phase"
+    assert [lr for _, lr in snaps] == pytest.approx([0.05] * 4)
