@@ -49,7 +49,8 @@ def test_bad_trainable_spec(bad):
         PhaseConfig(trainable=bad)
 
 
-def _fit_with(phase_list, tmp_path, epochs, plateau=None, losses=None):
+def _fit_with(phase_list, tmp_path, epochs, plateau=None, losses=None, seed=0, batch_size=16):
+    keras.utils.set_random_seed(seed)  # The same weights whichever tests ran before.
     model = build_model(SmallCNNConfig(dropout=0.0), num_classes=3, channels=1)
     optimizer = keras.optimizers.SGD(0.05)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -68,7 +69,7 @@ def _fit_with(phase_list, tmp_path, epochs, plateau=None, losses=None):
     state = tmp_path / "phases.json"
     schedules = [plateau] if plateau else []
     controller = phases.PhaseController(phase_list, model, str(state), True, schedules)
-    model.fit(x, y, batch_size=16, epochs=epochs, callbacks=[controller, *schedules, Snapshot()], verbose=0)
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[controller, *schedules, Snapshot()], verbose=0)
     return model, snapshots, json.loads(state.read_text())["phase_starts"]
 
 
@@ -98,14 +99,15 @@ def test_plateau_moves_on_early(tmp_path):
 
 
 def test_plateau_waits_while_the_loss_keeps_improving(tmp_path):
-    # The same plan with a rate that fits the 32 examples: the loss falls by more than
-    # min_delta every epoch, so the first phase runs until the end.
+    # The same kind of plan, but full-batch gradient descent at a rate that fits the 32
+    # examples: the loss falls by more than min_delta every epoch, so the first phase runs
+    # until the end. A controller that ignored the loss would move on after `patience` epochs.
     plan = [
-        PhaseConfig(trainable="all", learning_rate=0.05, epochs=10, until_plateau=True, patience=1, min_delta=0.001),
+        PhaseConfig(trainable="all", learning_rate=0.05, epochs=10, until_plateau=True, patience=1, min_delta=1e-4),
         PhaseConfig(trainable="head", learning_rate=0.01),
     ]
     losses = []
-    _, snaps, starts = _fit_with(plan, tmp_path, epochs=4, losses=losses)
-    assert all(b < a * (1 - 0.001) for a, b in zip(losses, losses[1:])), losses
+    _, snaps, starts = _fit_with(plan, tmp_path, epochs=4, losses=losses, batch_size=32)
+    assert all(b < a * (1 - 1e-4) for a, b in zip(losses, losses[1:])), losses
     assert starts == [0], "the loss improved every epoch: no plateau, no second phase"
     assert [lr for _, lr in snaps] == pytest.approx([0.05] * 4)
