@@ -114,4 +114,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "baseline + a * (x[None] - baseline)",
            "a * x[None]",
            ("tests/explain/test_saliency.py::test_integrated_gradients_sum_to_the_logit_difference",)),
+    Mutant("learned_set_perturbed_accuracy_of_clean", "learned_set: history and metrics add perturbed_accuracy",
+           "robustkit/training/learned_set.py",
+           "self.perturbed_accuracy.update_state(labels, perturbed_logits)",
+           "self.perturbed_accuracy.update_state(labels, clean_logits)",
+           ("tests/training/test_learned_set.py::test_train_cli_against_an_exported_set",)),
 )
