@@ -119,4 +119,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "self.perturbed_accuracy.update_state(labels, perturbed_logits)",
            "self.perturbed_accuracy.update_state(labels, clean_logits)",
            ("tests/training/test_learned_set.py::test_train_cli_against_an_exported_set",)),
+    Mutant("testgen_check_against_largest_r", "testgen: a test is kept only within its own seed's r",
+           "robustkit/testgen/generate.py",
+           "keep = _accept(distances < radius[owner], owner, accepted, options.per_seed)",
+           "keep = _accept(distances < radius.max(), owner, accepted, options.per_seed)",
+           ("tests/testgen/test_generate.py::test_latent_tests_are_checked_against_their_own_seed_r",)),
 )

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from robustkit import config as config_lib
+from robustkit.separation.latent import VAECodec
+from robustkit.separation.run import load_arrays
 from robustkit.testgen import __main__ as testgen_cli
 from robustkit.testgen.config import TestgenJob as Job
 from tests.helpers import ROOT
@@ -18,6 +20,16 @@ from tests.separation import tiny
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("classifiers")
     return tiny.classifier_file(str(root / "a.keras"), seed=0), tiny.classifier_file(str(root / "b.keras"), seed=1)
+
+
+def _brute_force_other_label(queries, query_labels, refs, ref_labels, norm):
+    """Each query's distance to the nearest reference of another label, one query at a time."""
+    refs = refs.reshape(len(refs), -1).astype(np.float64)
+    out = []
+    for q, label in zip(queries.reshape(len(queries), -1).astype(np.float64), query_labels):
+        diff = refs[ref_labels != label] - q
+        out.append(np.sqrt((diff ** 2).sum(1)).min() if norm == "l2" else np.abs(diff).max(1).min())
+    return np.array(out)
 
 
 def _args(tmp_path, model, *extra):
@@ -39,7 +51,17 @@ def test_latent_run_writes_every_output(tmp_path, vae_path, models, capsys):
     assert kept == len(tests["labels"]) > 0 and metrics["generation"]["seeds_selected"] == 8
     assert set(tests.files) >= {"images", "labels", "seed_indices", "latent_distances", "predictions",
                                 "oracle_predictions"}
-    assert np.all(tests["latent_distances"] < metrics["radius"]["per_seed"]["max"])
+    # Each test lies within its own seed's r: half that seed's latent distance to the nearest
+    # training code of another label, recomputed here by brute force.
+    job = config_lib.load(Job, str(out / "config.yaml"))
+    train_x, train_y, _ = load_arrays(job.data, job.data.train_split, job.data.train_limit)
+    eval_x, eval_y, _ = load_arrays(job.data, job.data.eval_split, job.data.eval_limit)
+    codec = VAECodec(vae_path, 256)
+    seeds = tests["seed_indices"]
+    own_r = _brute_force_other_label(codec.encode(eval_x[seeds])[0], eval_y[seeds], codec.encode(train_x)[0],
+                                     train_y, "l2") / 2.0
+    assert np.all(tests["latent_distances"] < own_r)
+    assert metrics["radius"]["per_seed"]["min"] <= own_r.min() + 1e-6
     accuracy = np.mean(tests["predictions"] == tests["labels"])
     assert metrics["model"]["test_accuracy"]["accuracy"] == pytest.approx(accuracy)
     assert metrics["model"]["failures"] == len(metrics["failures"]) == int(np.sum(tests["predictions"]
@@ -58,6 +80,10 @@ def test_pixel_run_with_a_measured_global_r(tmp_path, models):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     tests = np.load(tmp_path / "out" / "tests.npz")
     r = metrics["radius"]["r"]
+    job = config_lib.load(Job, str(tmp_path / "out" / "config.yaml"))
+    train_x, train_y, _ = load_arrays(job.data, job.data.train_split, job.data.train_limit)
+    train_x = train_x.reshape(len(train_x), -1).astype(np.float64) / 255.0
+    assert r == pytest.approx(_brute_force_other_label(train_x, train_y, train_x, train_y, "linf").min() / 2.0)
     assert r > 0 and metrics["oracle"] is None and metrics["model"]["seed_accuracy"]["accuracy"] == 1.0
     assert np.all(tests["pixel_distances"] < r) and len(tests["labels"]) == metrics["generation"]["accepted"]
 

@@ -53,3 +53,28 @@ def test_latent_tests_re_encode_within_r_of_the_seed_code(vae_path):
     assert np.all(distances < 0.5) and np.all(tests.drawn_distances < 0.25)
     np.testing.assert_array_equal(tests.labels, labels[tests.seed_slots])
     assert tests.drawn.sum() >= len(tests.labels)
+
+
+class _DriftCodec:
+    """A codec whose encode-decode round trip scales codes by 1.5: re-encoded draws land farther out."""
+
+    image_shape = (1, 1, 2)
+
+    def decode(self, codes):
+        return np.asarray(codes, np.float32).reshape(-1, 1, 1, 2)
+
+    def encode(self, images):
+        return (1.5 * np.asarray(images, np.float32).reshape(-1, 2),)
+
+
+def test_latent_tests_are_checked_against_their_own_seed_r():
+    # Seeds at code 0 with r = 1 and r = 0.1: a draw u comes back at 1.5 u, so it is kept
+    # only when 1.5 |u| < its own seed's r. Checking against the largest r would keep every
+    # draw of the second seed, whose re-encoded distances reach 0.15.
+    codes = np.zeros((2, 2), np.float32)
+    radius = np.array([1.0, 0.1])
+    tests = generate.latent_tests(_DriftCodec(), codes, np.array([0, 1]), radius, "l2",
+                                  SamplingConfig(per_seed=50, attempts=1), 1.0, np.random.default_rng(0))
+    np.testing.assert_allclose(tests.distances, 1.5 * tests.drawn_distances, rtol=1e-5)
+    assert np.all(tests.distances < radius[tests.seed_slots])
+    assert 0 < tests.accepted[1] < tests.drawn[1] == 50, "some draws of the small-r seed are refused"
