@@ -13,10 +13,14 @@ Registered attacks:
 - ``nsl``: the neighbour NSL trains on, through NSL's library (`nsl`);
 - ``transfer``: PGD on a surrogate model, scored on every model (`transfer`);
 - ``noise``: uniform or Gaussian noise of norm epsilon, the baseline (`noise`);
-- ``cvae``: the worst case inside a CVAE's learned perturbation set (`cvae`).
+- ``cvae``: the worst case inside a CVAE's learned perturbation set (`cvae`);
+- ``apgd``: Auto-PGD on CE or DLR, or targeted (APGD-T) (`apgd`);
+- ``fab``: the minimal-perturbation FAB attack, or FAB-T (`fab`);
+- ``square``: the score-based Square attack, forward passes only (`square`);
+- ``autoattack``: the AutoAttack cascade, standard, plus or rand (`autoattack`).
 """
 
-from robustkit.attacks import cvae, gradient, iaa, lbfgs, noise, nsl, transfer
+from robustkit.attacks import apgd, autoattack, cvae, fab, gradient, iaa, lbfgs, noise, nsl, square, transfer
 from robustkit.attacks.base import Attack, AttackConfig, SweepConfig
 from robustkit.registry import Registry
 
@@ -30,6 +34,10 @@ ATTACKS.register("nsl", nsl.nsl_attack, nsl.NslAttackConfig)
 ATTACKS.register("transfer", transfer.transfer, transfer.TransferConfig)
 ATTACKS.register("noise", noise.noise, noise.NoiseConfig)
 ATTACKS.register("cvae", cvae.cvae, cvae.CvaeAttackConfig)
+ATTACKS.register("apgd", apgd.apgd, apgd.ApgdConfig)
+ATTACKS.register("fab", fab.fab, fab.FabConfig)
+ATTACKS.register("square", square.square, square.SquareConfig)
+ATTACKS.register("autoattack", autoattack.autoattack, autoattack.AutoAttackConfig)
 
 
 def build_attack(options: AttackConfig) -> Attack:

@@ -14,12 +14,17 @@ QUICK = {  # Small settings so that the slow attacks stay fast here.
     "iaa": {"max_iterations": 5},
     "pgd": {"iterations": 3},
     "transfer": {"iterations": 3, "surrogate": "m"},
+    "apgd": {"iterations": 10},
+    "fab": {"iterations": 10},
+    "square": {"queries": 50},
+    "autoattack": {"iterations": 5, "square_queries": 20, "n_target_classes": 3},
 }
 
 
 def test_the_registry_lists_every_attack_and_rejects_unknown_names():
-    assert ATTACKS.names() == ["cvae", "fgm", "fgsm", "iaa", "lbfgs", "noise", "nsl", "pgd", "transfer"]
-    with pytest.raises(RegistryError, match="unknown attack 'cw'; known attacks: cvae, fgm, fgsm"):
+    assert ATTACKS.names() == ["apgd", "autoattack", "cvae", "fab", "fgm", "fgsm", "iaa", "lbfgs", "noise", "nsl",
+                               "pgd", "square", "transfer"]
+    with pytest.raises(RegistryError, match="unknown attack 'cw'; known attacks: apgd, autoattack, cvae, fab"):
         ATTACKS.get("cw")
 
 
