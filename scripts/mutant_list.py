@@ -124,4 +124,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "keep = _accept(distances < radius[owner], owner, accepted, options.per_seed)",
            "keep = _accept(distances < radius.max(), owner, accepted, options.per_seed)",
            ("tests/testgen/test_generate.py::test_latent_tests_are_checked_against_their_own_seed_r",)),
+    Mutant("latent_codes_are_stddevs", "separation/testgen latent space: codes are posterior means",
+           "robustkit/separation/latent.py",
+           'means.append(out["mean"].numpy())',
+           'means.append(out["stddev"].numpy())',
+           ("tests/separation/test_latent.py::test_codec_codes_are_the_vae_posterior_means",)),
 )

@@ -7,6 +7,8 @@ import numpy as np
 
 from tests.helpers import learnable_images, write_learnable_idx
 
+MODELS = {}  # export path -> the VAE object it was exported from (for tests that compare the two)
+
 
 @functools.lru_cache(maxsize=None)
 def vae_export(root: str) -> str:
@@ -24,7 +26,9 @@ def vae_export(root: str) -> str:
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     model.fit({"image": x[..., None].astype(np.float32) / 255.0}, epochs=3, batch_size=32, verbose=0)
     description = {"task": "vae", "latent_dim": 2, "image_shape": [28, 28, 1]}
-    return export_generative(model, os.path.join(root, "vae"), description)
+    path = export_generative(model, os.path.join(root, "vae"), description)
+    MODELS[path] = model
+    return path
 
 
 def idx_data(directory) -> str:
