@@ -7,7 +7,8 @@ import pytest
 
 from robustkit.data import DataError, idx, load_split, synthetic
 
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+# The real files: $FASHION_MNIST_DIR (the Makefile exports it), else where Debian's package puts them.
+FASHION_DIR = os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
 
 
 def _arrays(count, seed=0):
@@ -100,10 +101,11 @@ def test_unknown_split_lists_known(tmp_path):
 
 
 @pytest.mark.skipif(
-    not os.path.isdir(FASHION_DIR), reason=f"{FASHION_DIR} absent (apt-get install dataset-fashion-mnist)"
+    not os.path.isdir(FASHION_DIR),
+    reason=f"{FASHION_DIR} absent (set $FASHION_MNIST_DIR, or apt-get install dataset-fashion-mnist)",
 )
 def test_real_fashion_mnist():
-    options = idx.FashionMnistConfig()
+    options = idx.FashionMnistConfig(dir=FASHION_DIR)
     train = load_split(options, "train")
     test = load_split(options, "test", limit=3)
     assert (train.num_examples, train.image_shape, train.num_classes) == (60000, (28, 28, 1), 10)

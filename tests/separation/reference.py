@@ -21,12 +21,19 @@ def nearest_other_label(queries, query_labels, refs, ref_labels):
     return {"l2": l2, "linf": linf}
 
 
+def fashion_mnist_dir() -> str:
+    """$FASHION_MNIST_DIR (the Makefile exports it), else where Debian's dataset-fashion-mnist puts the files."""
+    import os
+
+    return os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
+
+
 def fashion_mnist(split: str, count: int):
     """The first ``count`` images (uint8 [N, 28, 28, 1]) and labels of the offline Fashion-MNIST, or None."""
     import gzip
     import os
 
-    root = "/usr/share/datasets/fashion-mnist"
+    root = fashion_mnist_dir()
     prefix = {"train": "train", "test": "t10k"}[split]
     images_path = os.path.join(root, f"{prefix}-images-idx3-ubyte.gz")
     labels_path = os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz")

@@ -63,7 +63,7 @@ def test_tiled_and_untiled_results_are_identical(arithmetic):
 def test_real_fashion_mnist_agrees_exactly_with_brute_force():
     train, test = reference.fashion_mnist("train", 600), reference.fashion_mnist("test", 300)
     if train is None or test is None:
-        pytest.skip("the offline Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian package "
+        pytest.skip(f"the offline Fashion-MNIST ({reference.fashion_mnist_dir()}: $FASHION_MNIST_DIR or Debian's "
                     "dataset-fashion-mnist) is not installed")
     (x, y), (xt, yt) = train, test
     for queries, labels in ((x, y), (xt, yt)):  # train-train, then test-train
@@ -80,7 +80,7 @@ def test_scikit_learn_brute_force_agrees_exactly():
     sklearn_neighbors = pytest.importorskip("sklearn.neighbors", reason="scikit-learn (the dev extra) is not installed")
     train = reference.fashion_mnist("train", 400)
     if train is None:
-        pytest.skip("the offline Fashion-MNIST (/usr/share/datasets/fashion-mnist) is not installed")
+        pytest.skip(f"the offline Fashion-MNIST ({reference.fashion_mnist_dir()}) is not installed")
     x, y = train
     flat = x.reshape(len(x), -1).astype(np.float64)  # 0..255: sklearn's arithmetic is exact on integers
     found = exact.nearest_other_label(x, y, x, y, tile_size=128)
