@@ -10,6 +10,14 @@ and works under every `tf.distribute` strategy; robustkit only supplies the
 dict-shaped clip bounds NSL needs to keep adversarial pixels in [0, 1] (a scalar
 bound is silently ignored for dict inputs) and exports the base model, never
 the wrapper.
+
+NSL's random start (``random_init``) draws ``tf.random.uniform(t.shape)``, which
+fails on a batch whose size is unknown when the graph is traced: Keras traces
+the validation step with a free batch dimension, so the first validation
+crashed. `RandomStartRegularization` keeps NSL's random start where the batch
+size is static (training batches, which the pipeline makes whole) and, in a
+step traced without one (evaluation), crafts the neighbour without the random
+start: the validation loss is then a deterministic PGD from the clean image.
 """
 
 import attr
@@ -29,13 +37,37 @@ def nsl_config(options: AdversarialConfig) -> nsl.configs.AdvRegConfig:
     return nsl.configs.make_adv_reg_config(
         multiplier=options.multiplier,
         adv_step_size=options.step_size,
-        adv_grad_norm=options.norm,
+        adv_grad_norm="infinity" if options.norm == "linf" else options.norm,
         clip_value_min={IMAGE_KEY: 0.0},
         clip_value_max={IMAGE_KEY: 1.0},
         pgd_iterations=options.pgd_iterations,
-        pgd_epsilon=options.epsilon if pgd else None,
+        pgd_epsilon=options.radius if pgd else None,
         random_init=options.random_init and pgd,
     )
+
+
+class RandomStartRegularization(nsl.keras.AdversarialRegularization):
+    """NSL's wrapper whose random start also works on batches of unknown size.
+
+    Where the traced batch size is unknown, the step uses the same config
+    without ``random_init`` (NSL cannot draw its random start there).
+    """
+
+    def __init__(self, base_model: keras.Model, adv_config: nsl.configs.AdvRegConfig, **kwargs):
+        super().__init__(base_model, adv_config=adv_config, **kwargs)
+        neighbour = attr.evolve(adv_config.adv_neighbor_config, random_init=False)
+        self._fixed_start_config = attr.evolve(adv_config, adv_neighbor_config=neighbour)
+
+    def call(self, inputs, **kwargs):
+        image = inputs.get(IMAGE_KEY) if isinstance(inputs, dict) else None
+        if image is None or image.shape[0] is not None:
+            return super().call(inputs, **kwargs)
+        random_config = self.adv_config
+        self.adv_config = self._fixed_start_config  # Read only while this call is traced.
+        try:
+            return super().call(inputs, **kwargs)
+        finally:
+            self.adv_config = random_config
 
 
 def wrap(base_model: keras.Model, options: AdversarialConfig) -> keras.Model:
@@ -46,7 +78,10 @@ def wrap(base_model: keras.Model, options: AdversarialConfig) -> keras.Model:
     """
     if IMAGE_KEY not in base_model.input_names:
         raise ValueError(f"the base model's input must be named {IMAGE_KEY!r}, got {base_model.input_names}")
-    return nsl.keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=nsl_config(options))
+    config = nsl_config(options)
+    if config.adv_neighbor_config.random_init:
+        return RandomStartRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
+    return nsl.keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
 
 
 def build(wrapper: keras.Model) -> None:

@@ -3,7 +3,7 @@
 import logging
 import os
 import time
-from typing import List
+from typing import List, Optional
 
 import tensorflow as tf
 import tf_keras as keras
@@ -11,6 +11,7 @@ import tf_keras as keras
 from robustkit import distribute
 from robustkit.training.config import ScheduleConfig, TrainJob
 from robustkit.training.phases import PhaseController
+from robustkit.training.schedules import OneCycle
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ class Throughput(keras.callbacks.Callback):
         return float(rates[len(rates) // 2]) if rates else 0.0
 
 
-def schedule_callbacks(schedule: ScheduleConfig) -> list:
-    """The learning-rate callbacks of a ``train.schedule`` section."""
+def schedule_callbacks(schedule: ScheduleConfig, learning_rate: float = 0.01) -> list:
+    """The learning-rate callbacks of a ``train.schedule`` section (``learning_rate``: cyclic's peak)."""
+    if schedule.name == "cyclic":
+        return [OneCycle(learning_rate, schedule.peak)]
     if schedule.name == "plateau":
         return [
             keras.callbacks.ReduceLROnPlateau(
@@ -92,12 +95,17 @@ def make_callbacks(
     throughput: Throughput,
     base_model: keras.Model,
     resuming: bool,
+    guard: Optional[keras.callbacks.Callback] = None,
 ) -> list:
-    """Phases, schedules, checkpointing, resumption, logs and NaN termination for one worker."""
+    """Phases, schedules, checkpointing, resumption, logs and NaN termination for one worker.
+
+    ``guard`` (a `schedules.OverfitGuard`) runs before the checkpoint and the
+    history log, so that its check is logged and a rollback is what is saved.
+    """
     run_dir = job.run.dir
     chief = distribute.is_chief(strategy)
     paths = run_state_paths(run_dir)
-    schedules = schedule_callbacks(job.train.schedule)
+    schedules = schedule_callbacks(job.train.schedule, job.train.learning_rate)
     callbacks = []
     if job.train.phases:
         plateaus = [cb for cb in schedules if isinstance(cb, keras.callbacks.ReduceLROnPlateau)]
@@ -109,6 +117,8 @@ def make_callbacks(
         keras.callbacks.TerminateOnNaN(),
         throughput,
     ]
+    if guard is not None:
+        callbacks.append(guard)
     if job.train.checkpoint:
         ckpt_dir = distribute.write_dir(os.path.join(run_dir, "checkpoints"), strategy)
         callbacks.append(

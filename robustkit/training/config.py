@@ -8,6 +8,9 @@ from typing import List, Literal, Optional
 from robustkit.data.options import DataConfig
 from robustkit.models.options import ModelConfig
 from robustkit.sections import DistributeConfig, ExportConfig, RunConfig
+from robustkit.training.adversarial_config import AdversarialConfig
+
+__all__ = ["AdversarialConfig", "LearnedSetConfig", "PhaseConfig", "ScheduleConfig", "TrainJob", "TrainSection"]
 
 
 def _datasets():
@@ -29,7 +32,10 @@ class ScheduleConfig:
     Attributes:
       name: constant; plateau (multiply by ``factor`` when ``monitor`` has not
         improved by ``min_delta`` for ``patience`` epochs, down to ``min_lr``);
-        or piecewise (``values[i]`` from epoch ``boundaries[i - 1]`` on).
+        piecewise (``values[i]`` from epoch ``boundaries[i - 1]`` on); or cyclic
+        (one cycle, Smith & Topin 2019, as in Wong et al. 2020: per step, the
+        rate rises linearly from 0 to ``train.learning_rate`` over the first
+        ``peak`` of training and falls linearly back to 0 at its end).
       monitor: the logged quantity plateau watches (loss, val_loss, ...).
       factor: plateau's multiplier.
       patience: plateau's epochs without improvement.
@@ -37,9 +43,10 @@ class ScheduleConfig:
       min_lr: plateau's floor.
       boundaries: piecewise's epochs where the rate changes, increasing.
       values: piecewise's rates, one more than boundaries.
+      peak: cyclic's share of training spent rising, in (0, 1).
     """
 
-    name: Literal["constant", "plateau", "piecewise"] = "constant"
+    name: Literal["constant", "plateau", "piecewise", "cyclic"] = "constant"
     monitor: str = "loss"
     factor: float = 0.1
     patience: int = 2
@@ -47,8 +54,11 @@ class ScheduleConfig:
     min_lr: float = 1e-6
     boundaries: List[int] = dataclasses.field(default_factory=list)
     values: List[float] = dataclasses.field(default_factory=list)
+    peak: float = 0.4
 
     def __post_init__(self):
+        if not 0.0 < self.peak < 1.0:
+            raise ValueError(f"train.schedule.peak = {self.peak} must lie in (0, 1)")
         if not 0.0 < self.factor < 1.0:
             raise ValueError(f"train.schedule.factor = {self.factor} must lie in (0, 1)")
         if self.patience < 1:
@@ -151,8 +161,8 @@ class TrainSection:
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"train.momentum = {self.momentum} must lie in [0, 1)")
         if self.phases:
-            if self.schedule.name == "piecewise":
-                raise ValueError("train.schedule.name = piecewise cannot be combined with train.phases, "
+            if self.schedule.name in ("piecewise", "cyclic"):
+                raise ValueError(f"train.schedule.name = {self.schedule.name} cannot be combined with train.phases, "
                                  "which set their own rates; use constant or plateau")
             fixed = sum(p.epochs or 0 for p in self.phases[:-1])
             if any(p.epochs is None for p in self.phases[:-1]):
@@ -162,51 +172,6 @@ class TrainSection:
                     f"train.phases: the phases before the last take {fixed} epochs, leaving none of "
                     f"train.epochs = {self.epochs} for the last"
                 )
-
-
-@dataclasses.dataclass
-class AdversarialConfig:
-    """The ``adversarial`` section: NSL adversarial regularisation.
-
-    Attributes:
-      enabled: train with adversarial regularisation.
-      multiplier: weight of the adversarial loss.
-      step_size: the perturbation per step, in pixel units of [0, 1] (epsilon
-        for a single step).
-      norm: the norm the gradient is normalised in: infinity, l2 or l1.
-      pgd_iterations: steps of projected gradient descent (1: a single step).
-      pgd_epsilon: the radius PGD projects onto (null: step_size * iterations).
-      random_init: start PGD from a random point in the epsilon ball.
-    """
-
-    enabled: bool = False
-    multiplier: float = 0.2
-    step_size: float = 0.05
-    norm: Literal["infinity", "l2", "l1"] = "infinity"
-    pgd_iterations: int = 1
-    pgd_epsilon: Optional[float] = None
-    random_init: bool = False
-
-    def __post_init__(self):
-        if self.multiplier < 0:
-            raise ValueError(f"adversarial.multiplier = {self.multiplier} must be >= 0")
-        if self.step_size <= 0:
-            raise ValueError(f"adversarial.step_size = {self.step_size} must be positive")
-        if self.pgd_iterations < 1:
-            raise ValueError(f"adversarial.pgd_iterations = {self.pgd_iterations} must be at least 1")
-        if self.pgd_epsilon is not None and self.pgd_epsilon <= 0:
-            raise ValueError(f"adversarial.pgd_epsilon = {self.pgd_epsilon} must be positive, or null")
-        if self.norm == "l1" and self.pgd_iterations > 1:
-            raise ValueError("adversarial.norm = l1 works only with pgd_iterations = 1 (NSL has no L1 projection)")
-        if self.norm == "infinity" and self.step_size > 1:
-            raise ValueError(f"adversarial.step_size = {self.step_size} exceeds the pixel range [0, 1]")
-
-    @property
-    def epsilon(self) -> float:
-        """The radius of the perturbation: PGD's epsilon, or the single step."""
-        if self.pgd_iterations > 1:
-            return self.pgd_epsilon if self.pgd_epsilon is not None else self.step_size * self.pgd_iterations
-        return self.step_size
 
 
 @dataclasses.dataclass
@@ -276,6 +241,7 @@ class TrainJob:
             self.run.dir = os.path.join("runs", self.run.name)
         if self.export.name is None:
             self.export.name = self.run.name
+        self._check_adversarial()
         if self.adversarial.enabled and self.train.precision == "mixed_float16":
             raise ValueError(
                 "train.precision = mixed_float16 cannot be used with adversarial.enabled: the gradient with "
@@ -284,8 +250,9 @@ class TrainJob:
             )
         if self.learned_set.enabled and self.adversarial.enabled:
             raise ValueError(
-                "adversarial.enabled and learned_set.mode = " + self.learned_set.mode + " cannot be combined: "
-                "each pairs every batch with its own perturbed copy; train with one of them"
+                f"adversarial.enabled (method {self.adversarial.method}) and learned_set.mode = "
+                f"{self.learned_set.mode} cannot be combined: each pairs every batch with its own perturbed copy "
+                "and loss; train with one of them"
             )
         if self.learned_set.mode == "adversarial" and self.train.precision == "mixed_float16":
             raise ValueError(
@@ -294,3 +261,12 @@ class TrainJob:
                 "or float32."
             )
         return self
+
+    def _check_adversarial(self) -> None:
+        options = self.adversarial
+        if options.method != "nsl" and not options.enabled:
+            raise ValueError(f"adversarial.method = {options.method} needs adversarial.enabled = true; set it, or "
+                             "remove the method to train without adversarial examples")
+        if options.enabled and options.epsilon_warmup_epochs >= self.train.epochs:
+            raise ValueError(f"adversarial.epsilon_warmup_epochs = {options.epsilon_warmup_epochs} leaves no epoch "
+                             f"at the full epsilon within train.epochs = {self.train.epochs}; lower it")

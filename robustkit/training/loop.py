@@ -16,7 +16,7 @@ from robustkit import distribute, outputs, versions
 from robustkit.data import load_split, make_pipeline
 from robustkit.generative.perturbation import load_perturbation_set
 from robustkit.models import build_model
-from robustkit.training import adversarial, learned_set, phases, plots
+from robustkit.training import adversarial, learned_set, methods, phases, plots, schedules
 from robustkit.training import callbacks as callbacks_lib
 from robustkit.training.config import TrainJob
 from robustkit.training.export import export_model
@@ -41,20 +41,25 @@ def _optimizer(job: TrainJob) -> keras.optimizers.Optimizer:
 
 
 def build_trainer(job: TrainJob, num_classes: int, channels: int,
-                  perturbation_set=None) -> Tuple[keras.Model, keras.Model]:
+                  perturbation_set=None, steps_per_epoch: int = 0) -> Tuple[keras.Model, keras.Model]:
     """Builds and compiles the model and what fits it (call inside the strategy's scope).
 
     Returns:
       ``(model, trainer)``: the classifier, and the model to call ``fit`` on, which
-      is the NSL wrapper around it when adversarial training is enabled, or the
-      `learned_set.LearnedSetTrainer` when training against a learned set
-      (``perturbation_set``, loaded from ``job.learned_set.path`` when not given).
+      is the NSL wrapper around it for adversarial method nsl, the
+      `methods.RobustTrainer` for pgd, trades and fast (``steps_per_epoch``
+      sizes its epsilon warm-up), or the `learned_set.LearnedSetTrainer` when
+      training against a learned set (``perturbation_set``, loaded from
+      ``job.learned_set.path`` when not given).
     """
     model = build_model(job.model, num_classes=num_classes, channels=channels)
     optimizer = _optimizer(job)
     trainer = model
-    if job.adversarial.enabled:
+    if job.adversarial.uses_nsl:
         trainer = adversarial.wrap(model, job.adversarial)
+    elif job.adversarial.enabled:
+        warmup = job.adversarial.epsilon_warmup_epochs * steps_per_epoch
+        trainer = methods.wrap(model, job.adversarial, job.run.seed, warmup)
     elif job.learned_set.enabled:
         if perturbation_set is None:
             perturbation_set = load_perturbation_set(job.learned_set.path)
@@ -64,7 +69,7 @@ def build_trainer(job: TrainJob, num_classes: int, channels: int,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    if job.adversarial.enabled:
+    if job.adversarial.uses_nsl:
         adversarial.build(trainer)  # BackupAndRestore needs built weights.
     if job.train.phases:
         phases.prepare_optimizer(model, optimizer)
@@ -89,7 +94,7 @@ def _datasets(job: TrainJob):
     if train.steps_per_epoch is not None:
         train_ds = train_ds.repeat()
     eval_ds = make_pipeline(eval_src, train.batch_size, training=False, **common)
-    if not job.adversarial.enabled:  # The NSL wrapper takes the dicts as they are.
+    if not job.adversarial.uses_nsl:  # The NSL wrapper takes the dicts as they are.
         train_ds, eval_ds = _features_and_labels(train_ds), _features_and_labels(eval_ds)
     return train_src, eval_src, train_ds, eval_ds
 
@@ -146,7 +151,9 @@ def _train(job: TrainJob, strategy) -> TrainResult:
 
     train_src, eval_src, train_ds, eval_ds = _datasets(job)
     with strategy.scope():
-        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1], perturbation_set)
+        steps = job.train.steps_per_epoch or train_src.num_examples // job.train.batch_size
+        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1], perturbation_set, steps)
+    guard = schedules.guard_for(job, train_ds, model)
     throughput = callbacks_lib.Throughput(job.train.batch_size)
     history = trainer.fit(
         train_ds,
@@ -154,7 +161,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         steps_per_epoch=job.train.steps_per_epoch,
         validation_data=eval_ds,
         validation_steps=job.train.validation_steps,
-        callbacks=callbacks_lib.make_callbacks(job, strategy, throughput, model, resuming),
+        callbacks=callbacks_lib.make_callbacks(job, strategy, throughput, model, resuming, guard),
         verbose=1 if job.train.progress and sys.stdout.isatty() else 2,
     )
     backup_dir = callbacks_lib.run_state_paths(job.run.dir)["backup"]
@@ -170,7 +177,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
     )
     # With NSL, "loss" adds the adversarial term; the classification loss alone is
     # reported as train_loss/val_loss so that base and robust runs compare.
-    clean = "sparse_categorical_crossentropy" if job.adversarial.enabled else "loss"
+    clean = "sparse_categorical_crossentropy" if job.adversarial.uses_nsl else "loss"
     metrics = {
         "train_loss": final.get(clean),
         "train_accuracy": final.get("accuracy"),
@@ -194,9 +201,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
                                   "radius": job.learned_set.radius, "weight": job.learned_set.weight}
         metrics["train_perturbed_accuracy"] = final.get("perturbed_accuracy")
     if job.adversarial.enabled:
-        metrics["train_total_loss"] = final.get("loss")
-        metrics["train_scaled_adversarial_loss"] = final.get("scaled_adversarial_loss")
-        metrics["adversarial_epsilon"] = job.adversarial.epsilon
+        metrics.update(schedules.adversarial_metrics(job.adversarial, final, guard))
     if chief:
         outputs.write_json(os.path.join(job.run.dir, "metrics.json"), metrics)
         plots.training_curves(_full_history(job, history.history), metrics["phase_starts"],

@@ -21,9 +21,9 @@ def _linear_model(pixels=4, classes=3, seed=0):
 
 
 def test_config_checks_and_epsilon():
-    assert AdversarialConfig(step_size=0.1).epsilon == 0.1
-    assert AdversarialConfig(step_size=0.01, pgd_iterations=10).epsilon == pytest.approx(0.1)
-    assert AdversarialConfig(step_size=0.01, pgd_iterations=10, pgd_epsilon=0.03).epsilon == 0.03
+    assert AdversarialConfig(step_size=0.1).radius == 0.1
+    assert AdversarialConfig(step_size=0.01, pgd_iterations=10).radius == pytest.approx(0.1)
+    assert AdversarialConfig(step_size=0.01, pgd_iterations=10, pgd_epsilon=0.03).radius == 0.03
     with pytest.raises(ValueError, match="l1 works only with pgd_iterations = 1"):
         AdversarialConfig(norm="l1", pgd_iterations=3)
     with pytest.raises(ConfigError, match="mixed_float16 cannot be used with adversarial.enabled"):
@@ -78,3 +78,39 @@ def test_one_training_step_matches_the_hand_calculation():
     grads = tape.gradient(total, reference.trainable_weights)
     for weight, w0, grad in zip(model.get_weights(), reference.get_weights(), grads):
         np.testing.assert_allclose(weight, w0 - lr * grad.numpy(), atol=1e-5)
+
+
+def _random_init_options(random_init=True):
+    return AdversarialConfig(enabled=True, step_size=0.02, pgd_iterations=3, pgd_epsilon=0.05, random_init=random_init)
+
+
+def test_random_init_validates_on_batches_of_unknown_size():
+    """NSL draws its random start with a static shape; Keras traces validation with a free batch size."""
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.2, 0.8, (7, 4)).astype("float32"), (np.arange(7) % 3).astype("int64")
+    wrapper = adversarial.wrap(_linear_model(), _random_init_options())
+    wrapper.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train = tf.data.Dataset.from_tensor_slices({"image": x, "label": y}).batch(3, drop_remainder=True)
+    val = tf.data.Dataset.from_tensor_slices({"image": x, "label": y}).batch(3)
+    assert val.element_spec["image"].shape[0] is None
+    logs = wrapper.fit(train, validation_data=val, epochs=1, verbose=0).history
+    assert np.isfinite(logs["val_loss"][0]) and np.isfinite(logs["loss"][0])
+
+
+def test_random_init_starts_elsewhere_and_stays_in_the_ball():
+    rng = np.random.default_rng(1)
+    batch = {"image": rng.uniform(0.2, 0.8, (16, 4)).astype("float32"), "label": (np.arange(16) % 3).astype("int64")}
+    adversarial_losses, neighbours = {}, {}
+    for random_init in (False, True):
+        model = _linear_model(seed=2)
+        wrapper = adversarial.wrap(model, _random_init_options(random_init))
+        wrapper.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        tf.random.set_seed(0)
+        wrapper(batch, training=True)  # The training step's call: a static batch, NSL's own random start.
+        adversarial_losses[random_init] = float(wrapper.losses[-1])
+        neighbours[random_init] = wrapper.perturb_on_batch(batch)["image"]
+    assert adversarial_losses[True] != pytest.approx(adversarial_losses[False], rel=1e-4)
+    assert np.abs(neighbours[True] - neighbours[False]).max() > 1e-3, "random init changes the neighbour"
+    for adv in neighbours.values():
+        assert np.abs(adv - batch["image"]).max() <= 0.05 + 1e-6
+        assert adv.min() >= 0.0 and adv.max() <= 1.0
