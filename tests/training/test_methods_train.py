@@ -98,3 +98,108 @@ def test_cli_trains_exports_and_reports_each_method(tmp_path, capsys, method, ex
     loaded = tf.saved_model.load(exported)
     out = loaded.signatures["serve_float"](image=tf.zeros([2, 28, 28, 1]))
     assert out["probabilities"].dtype == tf.float32, "the base classifier is exported, not the trainer"
+
+
+class _ForgetRobustness(keras.callbacks.Callback):
+    """Replaces the weights by a non-robust solution after ``epoch``, as a collapse does."""
+
+    def __init__(self, base, weights, epoch):
+        super().__init__()
+        self.base, self.weights, self.epoch = base, weights, epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.base.set_weights(self.weights)
+
+
+@pytest.mark.slow
+def test_the_guard_rolls_back_and_stops_when_pgd_accuracy_collapses(caplog):
+    x, y = _toy(256, 0)
+    plain = _linear(1)
+    plain.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.fit({"image": x}, y, batch_size=64, epochs=8, verbose=0)
+    assert _pgd_accuracy(plain, x, y) < 0.2, "the plain solution is not robust"
+
+    base = _linear()
+    options = AdversarialConfig(enabled=True, method="fast", epsilon=EPS, guard_examples=128, guard_iterations=5)
+    trainer = methods.RobustTrainer(base, options)
+    trainer.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    guard = schedules.OverfitGuard(base, x[:128], y[:128], options)
+    best = {}
+
+    class KeepBest(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == guard.best_epoch:
+                best["weights"] = base.get_weights()
+
+    history = trainer.fit({"image": x}, y, batch_size=64, epochs=8, verbose=0,
+                          callbacks=[_ForgetRobustness(base, plain.get_weights(), 3), guard, KeepBest()]).history
+    assert len(history["loss"]) == 4, "training stopped after the collapse at epoch 4"
+    summary = guard.summary()
+    assert summary["collapsed"] and summary["rolled_back_and_stopped_after_epoch"] == 4
+    assert summary["best_pgd_accuracy"] > 0.4 and summary["pgd_accuracy"][-1] < 0.2, summary
+    assert guard.pgd_accuracy() == pytest.approx(summary["best_pgd_accuracy"]), "the best weights are back"
+    for now, kept in zip(base.get_weights(), best["weights"]):
+        np.testing.assert_array_equal(now, kept)
+    assert "catastrophic overfitting caught" in caplog.text and "rolled back" in caplog.text
+
+
+def _two_layer(seed):
+    keras.utils.set_random_seed(seed)
+    image = keras.Input((8, 8, 1), name="image")
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(image))
+    return keras.Model(image, keras.layers.Dense(2)(hidden))
+
+
+def _fit_under(strategy, x, y):
+    with strategy.scope():
+        base = _two_layer(4)
+        options = AdversarialConfig(enabled=True, method="pgd", epsilon=EPS, iterations=3, random_start=False,
+                                    clean_weight=0.5)
+        trainer = methods.wrap(base, options)
+        trainer.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    data = tf.data.Dataset.from_tensor_slices(({"image": x}, y)).batch(32)
+    history = trainer.fit(data, epochs=3, verbose=0).history
+    return history, base.get_weights()
+
+
+@pytest.mark.slow
+def test_one_replica_and_two_mirrored_replicas_train_alike():
+    x, y = _toy(128, 2)
+    one, one_weights = _fit_under(tf.distribute.get_strategy(), x, y)
+    two, two_weights = _fit_under(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), x, y)
+    for key in ("loss", "accuracy", "adversarial_accuracy"):
+        np.testing.assert_allclose(one[key], two[key], rtol=1e-5, atol=1e-6)
+    assert one["loss"][-1] < one["loss"][0], "it trains"
+    for a, b in zip(one_weights, two_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_killed_robust_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    from robustkit.training import callbacks as callbacks_lib
+
+    class CrashAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise _Crash("killed")
+
+    make = callbacks_lib.make_callbacks
+    monkeypatch.setattr(callbacks_lib, "make_callbacks", lambda *a: make(*a) + [CrashAfterSecondEpoch()])
+    data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
+    config = helpers.train_config(tmp_path, data_dir, train={"epochs": 4, "steps_per_epoch": 2},
+                                  adversarial={"enabled": True, "method": "trades", "epsilon": 0.1, "iterations": 2,
+                                               "epsilon_warmup_epochs": 2})
+    with pytest.raises(_Crash):
+        train.main(["--config", config])
+    assert (tmp_path / "run" / "backup").is_dir()
+    monkeypatch.setattr(callbacks_lib, "make_callbacks", make)
+    assert train.main(["--config", config]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
+    assert os.path.isfile(tmp_path / "run" / "metrics.json")
