@@ -86,8 +86,16 @@ def test_validation_writes_every_output_and_the_sanity_checks(setup, capsys):
         assert set(record["worst_case"]) == {"linf", "l2"}
         worst = {r["epsilon"]: r["accuracy"] for r in record["worst_case"]["linf"]}
         assert worst[0.45] <= min(r["accuracy"] for r in record["attacks"]["pgd"] if r["epsilon"] == 0.45)
+    # Transfer examples are made once, on the surrogate, and every model is scored on those same
+    # images: their perturbations agree exactly, while a white-box attack's differ per model.
+    a, b = metrics["models"]["a"]["attacks"], metrics["models"]["b"]["attacks"]
+    for label in ("transfer", "from_path"):
+        assert [(r["mean_linf"], r["mean_l2"]) for r in a[label]] == [(r["mean_linf"], r["mean_l2"]) for r in b[label]]
+    assert a["pgd"][1]["mean_l2"] != b["pgd"][1]["mean_l2"]
     checks = metrics["sanity"]["checks"]
-    assert len(checks) == 12 and metrics["sanity"]["passed"] + metrics["sanity"]["failed"] == 12
+    # A quickstart-like pair of trained models passes every sanity check.
+    assert len(checks) == 12 and metrics["sanity"]["passed"] == 12 and metrics["sanity"]["failed"] == 0
+    assert all(c["passed"] for c in checks), [c["details"] for c in checks if not c["passed"]]
     assert {c["name"] for c in checks} == {
         "accuracy_never_rises_with_epsilon", "pgd_at_least_as_strong_as_fgsm",
         "white_box_at_least_as_strong_as_transfer", "white_box_at_least_as_strong_as_noise",
@@ -102,6 +110,32 @@ def test_validation_writes_every_output_and_the_sanity_checks(setup, capsys):
     assert "Sanity checks:" in page and 'src="examples.png"' in page and "accuracy_never_rises_with_epsilon" in page
     saved = (out / "config.yaml").read_text()
     assert saved.startswith("# resolved config; produced by: python -m robustkit.validate_adv --config")
+
+
+def test_targeted_attacks_hit_their_targets_at_a_large_epsilon(setup, tmp_path):
+    root, config = setup
+    data = yaml.safe_load(open(config).read())
+    data["attacks"] = {"least_likely": {"name": "pgd", "targeted": "least_likely", "epsilons": [0.0, 1.0],
+                                        "iterations": 10},
+                       "random_target": {"name": "pgd", "targeted": "random", "epsilons": [1.0], "iterations": 10}}
+    data["data"]["eval_limit"] = 24
+    path = tmp_path / "targeted.yaml"
+    path.write_text("# python -m robustkit.validate_adv --config targeted.yaml\n" + yaml.safe_dump(data))
+    # Untrained models: every class is reachable (the trained ones never saw classes 4 to 9,
+    # which no input makes them predict, and those are the least likely ones).
+    models = []
+    for name, seed in (("a", 0), ("b", 1)):
+        export_model(tiny.cnn(classes=10, seed=seed), str(tmp_path / name), [f"c{i}" for i in range(10)],
+                     tf.distribute.get_strategy())
+        models += ["--model", f"{name}={tmp_path / name}"]
+    assert validate_adv.main(["--config", str(path), *models, "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    for name in ("a", "b"):
+        attacks = metrics["models"][name]["attacks"]
+        clean, large = attacks["least_likely"]
+        assert clean["target_hit_rate"] == 0.0, "a model never predicts its least likely class"
+        assert large["target_hit_rate"] >= 0.9, large
+        assert attacks["random_target"][0]["target_hit_rate"] >= 0.9, attacks["random_target"]
 
 
 @pytest.mark.parametrize(
