@@ -8,7 +8,9 @@ sees ``batch_size / num_replicas_in_sync`` examples per step.
 import json
 import logging
 import os
+import re
 import tempfile
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
@@ -22,13 +24,13 @@ class DistributeError(UserError, RuntimeError):
     """A strategy that cannot be created in this environment."""
 
 
-def _communication(name: str) -> tf.distribute.experimental.CommunicationOptions:
+def _communication(name: str, timeout: Optional[float]) -> tf.distribute.experimental.CommunicationOptions:
     impl = {
         "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
         "ring": tf.distribute.experimental.CommunicationImplementation.RING,
         "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
     }[name]
-    return tf.distribute.experimental.CommunicationOptions(implementation=impl)
+    return tf.distribute.experimental.CommunicationOptions(implementation=impl, timeout_seconds=timeout)
 
 
 def _multi_worker(options: DistributeConfig) -> tf.distribute.Strategy:
@@ -55,15 +57,62 @@ def _multi_worker(options: DistributeConfig) -> tf.distribute.Strategy:
             raise DistributeError(f"TF_CONFIG is not valid JSON ({err}): {raw!r}") from None
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     return tf.distribute.MultiWorkerMirroredStrategy(
-        cluster_resolver=resolver, communication_options=_communication(options.communication)
+        cluster_resolver=resolver, communication_options=_communication(options.communication, options.stall_timeout)
     )
 
 
 _COLLECTIVE_KEY_STRIDE = 100_000
+_DEVICE = re.compile(r"^/(?:job:[^/]+/(?:replica:\d+/)?(?:task:\d+/)?)?(?:device:)?(cpu|gpu):(\d+)$", re.IGNORECASE)
 
 
-def _mirrored(devices) -> tf.distribute.Strategy:
-    """A MirroredStrategy whose collective keys do not collide with an earlier one's in this process.
+def _ensure_devices(devices: Sequence[str]) -> None:
+    """Checks that every device of a MirroredStrategy exists in this process.
+
+    A MirroredStrategy over a device the process does not have builds its
+    replicas anyway and then waits forever for that replica's share of the
+    first all-reduce. ``/cpu:N`` beyond the first CPU names a logical CPU
+    device: they are made here by splitting the CPU (as TensorFlow's own
+    multi-device tests do), which must happen before the runtime starts. A GPU
+    that is not there, or logical CPUs asked for after the runtime started, is
+    an error naming the device.
+    """
+    wanted = {"cpu": -1, "gpu": -1}
+    for name in devices:
+        match = _DEVICE.match(name.strip())
+        if not match:
+            raise DistributeError(
+                f"distribute.devices: {name!r} is not a device name; expected names such as /gpu:0 or /cpu:1"
+            )
+        kind, index = match.group(1).lower(), int(match.group(2))
+        wanted[kind] = max(wanted[kind], index)
+    gpus = tf.config.list_physical_devices("GPU")
+    if wanted["gpu"] >= len(gpus):
+        raise DistributeError(
+            f"distribute.devices names /gpu:{wanted['gpu']}, but this process sees {len(gpus)} GPU(s); "
+            "name only the GPUs that tf.config.list_physical_devices('GPU') lists (check CUDA_VISIBLE_DEVICES)"
+        )
+    if wanted["cpu"] < 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    configured = tf.config.get_logical_device_configuration(cpu)
+    have = len(configured) if configured else 1
+    if wanted["cpu"] < have:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(wanted["cpu"] + 1)]
+        )
+    except RuntimeError as err:
+        raise DistributeError(
+            f"distribute.devices names /cpu:{wanted['cpu']}, but this process has {have} CPU device(s) and "
+            f"TensorFlow has already started, so no more can be made ({err}). Make the strategy before anything "
+            "else runs TensorFlow, or name only existing devices."
+        ) from None
+    log.info("split the CPU into %d logical devices for distribute.devices = %s", wanted["cpu"] + 1, list(devices))
+
+
+def _mirrored(devices: Optional[Sequence[str]]) -> tf.distribute.Strategy:
+    """A MirroredStrategy over ``devices`` that exist, with collective keys of its own.
 
     Each MirroredStrategy numbers its all-reduce collectives from the same class
     attribute, so a second strategy over the same devices reuses the first one's
@@ -72,6 +121,8 @@ def _mirrored(devices) -> tf.distribute.Strategy:
     training several models one after another in one program). TensorFlow's own
     strategy tests move that base for every new strategy; so does this.
     """
+    if devices:
+        _ensure_devices(devices)
     cls = tf.distribute.MirroredStrategy
     if hasattr(cls, "_collective_key_base"):
         cls._collective_key_base += _COLLECTIVE_KEY_STRIDE
@@ -145,6 +196,17 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = strategy.cluster_resolver
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def barrier(strategy: tf.distribute.Strategy) -> None:
+    """Returns once every worker of a MultiWorkerMirroredStrategy has called it (at once elsewhere).
+
+    A worker that ends while another still works is reported to that one as
+    crashed; the non-chief workers wait here until the chief has written
+    what only it writes.
+    """
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
 def write_dir(path: str, strategy: tf.distribute.Strategy) -> str:

@@ -33,6 +33,11 @@ class DistributeConfig:
       communication: multi_worker collectives: auto, ring or nccl.
       slurm_port_base: first port Slurm-launched workers listen on.
       tpu: the TPU name or address for tpu (empty: the local TPU).
+      stall_timeout: seconds without progress (a finished batch or epoch, or
+        the first step's tracing) after which a run stops with an error
+        instead of hanging on a stalled collective or a lost worker; null
+        waits forever. multi_worker's collectives time out after the same
+        time. The stopped run resumes from its last completed epoch.
     """
 
     strategy: Literal["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"] = "auto"
@@ -42,6 +47,11 @@ class DistributeConfig:
     communication: Literal["auto", "ring", "nccl"] = "auto"
     slurm_port_base: int = 8888
     tpu: str = ""
+    stall_timeout: Optional[float] = 900.0
+
+    def __post_init__(self):
+        if self.stall_timeout is not None and self.stall_timeout <= 0:
+            raise ValueError(f"distribute.stall_timeout = {self.stall_timeout} must be positive seconds, or null")
 
 
 @dataclasses.dataclass

@@ -2,9 +2,6 @@
 
 import json
 import os
-import socket
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -12,15 +9,16 @@ import tensorflow as tf
 from robustkit import distribute
 from robustkit.distribute import DistributeError
 from robustkit.sections import DistributeConfig
-from tests import helpers
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import cluster, helpers
 
 
 def test_default_and_one_device():
     assert distribute.make_strategy(DistributeConfig(strategy="default")) is tf.distribute.get_strategy()
     auto = distribute.make_strategy(DistributeConfig(strategy="auto"))
-    assert auto.num_replicas_in_sync == 1  # No GPUs here: auto is the default strategy.
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    # auto mirrors over the GPUs when there are several, else it is the default strategy.
+    assert auto.num_replicas_in_sync == (gpus if gpus > 1 else 1)
+    assert isinstance(auto, tf.distribute.MirroredStrategy) == (gpus > 1)
     one = distribute.make_strategy(DistributeConfig(strategy="one_device", device="/cpu:1"))
     assert isinstance(one, tf.distribute.OneDeviceStrategy)
     assert distribute.is_chief(one)
@@ -83,43 +81,13 @@ def test_mirrored_training_run(tmp_path):
     assert os.path.isfile(os.path.join(result.export_path, "saved_model.pb"))
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_workers_on_localhost_train(tmp_path):
     data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
     config = helpers.train_config(
         tmp_path, data_dir, train={"epochs": 2, "steps_per_epoch": 3, "batch_size": 16},
-        distribute={"strategy": "multi_worker"},
     )
-    workers = [f"localhost:{p}" for p in _free_ports(2)]
-    procs = []
-    for index in range(2):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "robustkit.train", "--config", config],
-                env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
-        )
-    results = []
-    for proc in procs:
-        try:
-            out, err = proc.communicate(timeout=420)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise
-        results.append((proc.returncode, out, err))
+    results = cluster.wait_pair(cluster.start_pair(config, tmp_path), timeout=420)
     for code, out, err in results:
         assert code == 0, err[-3000:]
     chief_out = results[0][1].strip().splitlines()

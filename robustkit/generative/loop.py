@@ -13,7 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit import config as config_lib
-from robustkit import distribute, outputs, versions
+from robustkit import distribute, outputs, versions, watchdog
 from robustkit.data.pairs import Pairs, load_pairs, make_pair_pipeline
 from robustkit.generative import evaluate, plots
 from robustkit.generative.config import MODELS, GenerativeJob
@@ -71,7 +71,7 @@ def _build(job: GenerativeJob, train: Pairs, steps_per_epoch: int):
 
 def _callbacks(job: GenerativeJob, strategy, throughput, resuming: bool) -> list:
     callbacks = [keras.callbacks.BackupAndRestore(callbacks_lib.run_state_paths(job.run.dir)["backup"]),
-                 keras.callbacks.TerminateOnNaN(), throughput]
+                 keras.callbacks.TerminateOnNaN(), throughput, watchdog.beats()]
     if distribute.is_chief(strategy):
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(job.run.dir, "history.csv"), append=resuming))
         if job.train.tensorboard:
@@ -165,6 +165,11 @@ def run_generative(job: GenerativeJob) -> GenerativeResult:
     completed epoch.
     """
     strategy = distribute.make_strategy(job.distribute)  # First: it may configure the runtime.
+    with watchdog.Watchdog(job.distribute.stall_timeout, "training"):
+        return _run(job, strategy)
+
+
+def _run(job: GenerativeJob, strategy) -> GenerativeResult:
     keras.utils.set_random_seed(job.run.seed)
     chief = distribute.is_chief(strategy)
     resuming = callbacks_lib.is_resuming(job.run.dir)

@@ -26,8 +26,18 @@ from robustkit import distribute, outputs
 log = logging.getLogger(__name__)
 
 
-def signatures(model: keras.Model) -> Dict[str, tf.types.experimental.ConcreteFunction]:
-    """The three serving signatures of a model taking ``image`` in [0, 1]."""
+def signatures(model: keras.Model) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
+    """The three serving signatures of a model taking ``image`` in [0, 1].
+
+    They are returned as `tf.function`s with input signatures, not as concrete
+    functions, so that saving traces them inside its save context: traced
+    before it, under a `tf.distribute` strategy, a read of a sync-on-read
+    variable (BatchNorm's moving statistics) becomes an all-reduce across the
+    replicas inside the serving graph, and TensorFlow refuses to save it
+    ("ConcreteFunction that uses distributed variables in certain way cannot
+    be saved"). Traced in the save context, the graphs read the saved,
+    non-distributed variables.
+    """
     height, width, channels = model.input_shape[1:]
 
     def predict(images: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -59,11 +69,54 @@ def signatures(model: keras.Model) -> Dict[str, tf.types.experimental.ConcreteFu
         )
         return predict(images)
 
-    return {
-        "serving_default": serve_uint8.get_concrete_function(),
-        "serve_float": serve_float.get_concrete_function(),
-        "serve_encoded": serve_encoded.get_concrete_function(),
-    }
+    return {"serving_default": serve_uint8, "serve_float": serve_float, "serve_encoded": serve_encoded}
+
+
+class ExportMismatchError(RuntimeError):
+    """The saved model does not compute what the trained weights compute."""
+
+
+def plain_copy(model: keras.Model, weights) -> Optional[keras.Model]:
+    """``model`` rebuilt from its config outside any strategy, holding ``weights``.
+
+    Returns None when the model cannot be rebuilt from its config (a layer
+    without ``get_config``); its own variables are then saved as they are.
+    """
+    try:
+        copy = keras.models.clone_model(model)
+    except (ValueError, TypeError, NotImplementedError) as err:
+        log.warning("%s cannot be rebuilt from its config (%s); saving its own variables", model.name, err)
+        return None
+    copy.set_weights(weights)
+    return copy
+
+
+def check_export(path: str, model: keras.Model) -> float:
+    """Checks that the SavedModel at ``path`` computes what ``model`` computes.
+
+    The reloaded export's ``serve_float`` and ``model`` run on the same probe
+    batch; the serving graph must give the Keras model's logits.
+
+    Returns:
+      The largest absolute logit difference.
+
+    Raises:
+      ExportMismatchError: when they differ by more than float rounding.
+    """
+    height, width, channels = model.input_shape[1:]
+    probe = tf.random.stateless_uniform([4, height, width, channels], seed=[20, 11])
+    expected = tf.cast(model(probe, training=False), tf.float32)
+    got = tf.saved_model.load(path).signatures["serve_float"](image=probe)["logits"]
+    difference = float(tf.reduce_max(tf.abs(got - expected)))
+    tolerance = 1e-3 * (1.0 + float(tf.reduce_max(tf.abs(expected))))
+    if not difference <= tolerance:
+        raise ExportMismatchError(
+            f"the model saved to {path} differs from the trained model by {difference:g} in its logits on a "
+            f"probe batch (tolerance {tolerance:g}); the export was not published"
+        )
+    log.info("export checked: its serving signature gives the trained model's logits (max difference %.3g)",
+             difference)
+    return difference
 
 
 def export_model(
@@ -77,26 +130,44 @@ def export_model(
 
     Class names go to ``assets/labels.txt``; dataset class identifiers (such as
     Tiny-ImageNet's wnids), when given, to ``assets/class_ids.txt``, both in
-    class-id order.
+    class-id order. Before it is published the export is checked against the
+    model (`check_export`).
 
-    Under MultiWorkerMirroredStrategy every worker must take part in saving; the
-    non-chief workers save to throw-away directories.
+    What is saved is a copy of the model rebuilt outside the strategy with the
+    trained weights (`plain_copy`): ``model.get_weights()`` reads each
+    replicated variable once and averages the sync-on-read ones (BatchNorm's
+    moving statistics) over all replicas and workers. Saving the distributed
+    model itself would all-reduce such a variable at every read the saver
+    makes, and signatures traced from it outside the save context carry those
+    all-reduces into the serving graph, which TensorFlow refuses to save.
+
+    Call it outside ``strategy.scope()``, on every worker of a
+    MultiWorkerMirroredStrategy: reading the weights takes all of them.
 
     Returns:
       The version directory written; None on non-chief workers.
     """
-    if not distribute.is_chief(strategy):
+    weights = model.get_weights()  # On every worker: it all-reduces the sync-on-read variables.
+    copy = plain_copy(model, weights)
+    chief = distribute.is_chief(strategy)
+    if copy is None and not chief:  # Saving distributed variables takes every worker.
         scratch = distribute.write_dir(export_root, strategy)
         model.save(os.path.join(scratch, "model"), save_format="tf", signatures=signatures(model))
         shutil.rmtree(scratch, ignore_errors=True)
+    if not chief:
+        distribute.barrier(strategy)  # Until the chief has published the export.
         return None
+    saved = copy if copy is not None else model
     target = outputs.next_version_dir(export_root)
     with outputs.atomic_dir(target) as tmp:
-        model.save(tmp, save_format="tf", signatures=signatures(model))
+        saved.save(tmp, save_format="tf", signatures=signatures(saved))
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         for name, lines in (("labels.txt", class_names), ("class_ids.txt", class_ids)):
             if lines is not None:
                 with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
                     f.write("".join(f"{line}\n" for line in lines))
+        if copy is not None:  # The distributed model itself cannot run on the chief alone.
+            check_export(tmp, copy)
     log.info("exported %s", target)
+    distribute.barrier(strategy)
     return target
