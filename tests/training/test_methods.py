@@ -160,3 +160,19 @@ def test_the_resolved_config_names_the_method(tmp_path):
     assert "method: trades" in text and "beta: 6.0" in text and "attack_mode: eval" in text
     again = config_lib.load(TrainJob, str(tmp_path / "config.yaml"))
     assert again.adversarial == job.adversarial
+
+
+@pytest.mark.parametrize("name,method", [("fashion_mnist_small_cnn_pgd", "pgd"), ("fashion_mnist_small_cnn_trades", "trades"),
+                                         ("fashion_mnist_small_cnn_fast", "fast"),
+                                         ("tiny_imagenet_mobilenetv2_trades", "trades")])
+def test_the_method_configs_load(name, method):
+    import os
+
+    from tests import helpers
+
+    path = os.path.join(helpers.ROOT, "configs", f"{name}.yaml")
+    assert open(path).readline().strip() == f"# python -m robustkit.train --config configs/{name}.yaml"
+    job = config_lib.load(TrainJob, path)
+    assert job.adversarial.enabled and job.adversarial.method == method
+    expected = 4 / 255 if name.startswith("tiny") else 0.1
+    assert job.adversarial.epsilon == pytest.approx(expected, rel=1e-6) and job.adversarial.norm == "linf"

@@ -203,3 +203,4 @@ def test_a_killed_robust_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
     assert os.path.isfile(tmp_path / "run" / "metrics.json")
+
