@@ -139,4 +139,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "    return -fn(logits, targets)",
            "    return fn(logits, labels)",
            ("tests/test_validate_adv.py::test_targeted_attacks_hit_their_targets_at_a_large_epsilon",)),
+    Mutant("cvae_attack_ignores_radius", "validate_adv cvae attack: PGD in the latent ball of each radius",
+           "robustkit/attacks/cvae.py",
+           "pset.worst_case(logits_of, images, labels, radius, steps=options.iterations,",
+           "pset.worst_case(logits_of, images, labels, 0.0 * radius, steps=options.iterations,",
+           ("tests/attacks/test_cvae.py::test_validate_adv_scores_models_on_the_learned_set",)),
 )

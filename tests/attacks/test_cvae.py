@@ -16,7 +16,7 @@ from robustkit.generative.config import MODELS, FcCVAEConfig
 from robustkit.generative.perturbation import PerturbationSetError, load_perturbation_set
 from robustkit.training.export import export_model
 from tests.attacks import tiny
-from tests.helpers import write_learnable_idx
+from tests.helpers import learnable_images, write_learnable_idx
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,22 @@ def cvae_root(tmp_path_factory):
     x = np.zeros((2, 28, 28, 1), np.float32)
     cvae({"image": x, "perturbed": x})
     root = tmp_path_factory.mktemp("cvae") / "exports" / "set"
+    export.export_generative(cvae, str(root), {"task": "cvae", "latent_dim": 3})
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def trained_cvae_root(tmp_path_factory):
+    """A CVAE fitted briefly on (x, x + brightness shift) pairs, exported: its radius-0 images resemble x."""
+    keras.utils.set_random_seed(5)
+    cvae = MODELS.build(FcCVAEConfig(latent_dim=3, hidden=[64], likelihood="continuous_bernoulli"))
+    x, _ = tiny.images(512, seed=4)
+    shift = np.random.default_rng(0).uniform(-1.0, 1.0, size=(512, 1, 1, 1)).astype(np.float32)
+    pairs = {"image": x, "perturbed": np.clip(x + shift, 0.0, 1.0)}
+    cvae({key: value[:2] for key, value in pairs.items()})
+    cvae.compile(optimizer=keras.optimizers.Adam(0.003))
+    cvae.fit(pairs, epochs=6, batch_size=32, verbose=0)
+    root = tmp_path_factory.mktemp("trained_cvae") / "exports" / "set"
     export.export_generative(cvae, str(root), {"task": "cvae", "latent_dim": 3})
     return str(root)
 
@@ -86,10 +102,11 @@ def test_bad_options_fail_when_the_attack_is_built(tmp_path, cvae_root):
     assert _attack(cvae_root, epsilons=[3.0, 0.0]).epsilons == [0.0, 3.0], "radii above 1 are allowed"
 
 
-def test_validate_adv_scores_models_on_the_learned_set(tmp_path, cvae_root):
+def test_validate_adv_scores_models_on_the_learned_set(tmp_path, trained_cvae_root):
+    cvae_root = trained_cvae_root
     data = write_learnable_idx(tmp_path / "data", train=64, test=32)
-    export_model(tiny.trained_cnn(classes=10), str(tmp_path / "m"), [f"c{i}" for i in range(10)],
-                 tf.distribute.get_strategy())
+    classifier = tiny.trained_cnn(classes=10)
+    export_model(classifier, str(tmp_path / "m"), [f"c{i}" for i in range(10)], tf.distribute.get_strategy())
     config = {"run": {"name": "v", "seed": 1}, "data": {"name": "mnist", "dir": data, "eval_limit": 32},
               "batch_size": 16, "sanity": {"examples": 8, "large_epsilon_iterations": 2}, "report": {"examples": 2},
               "attacks": {"cvae": {"path": cvae_root, "epsilons": [0.0, 1.0, 3.0], "iterations": 3},
@@ -101,7 +118,16 @@ def test_validate_adv_scores_models_on_the_learned_set(tmp_path, cvae_root):
     metrics = json.loads((out / "metrics.json").read_text())
     rows = metrics["models"]["m"]["attacks"]["cvae"]
     assert [r["epsilon"] for r in rows] == [0.0, 1.0, 3.0]
-    assert rows[-1]["accuracy"] <= rows[0]["accuracy"]
+    # The reported accuracy is the classifier's on the attack's own images, recomputed here.
+    x, y = learnable_images(32, 4, seed=1)  # The test split write_learnable_idx wrote.
+    x = (x[..., None] / 255.0).astype(np.float32)
+    attack = _attack(cvae_root, iterations=3)
+    adv = np.concatenate([attack(classifier, x[i:i + 16], y[i:i + 16], epsilon=3.0).numpy() for i in (0, 16)])
+    assert rows[-1]["accuracy"] == pytest.approx(np.mean(np.argmax(classifier(adv).numpy(), axis=1) == y))
+    assert rows[-1]["mean_l2"] == pytest.approx(np.mean(np.linalg.norm((adv - x).reshape(32, -1), axis=1)), rel=1e-4)
+    # On a trained set, radius 0 (the set's reconstruction of x) keeps the classifier right; the
+    # worst case within radius 3 does not.
+    assert rows[0]["accuracy"] >= 0.9 and rows[-1]["accuracy"] < rows[0]["accuracy"] - 0.1, rows
     assert "latent" in metrics["models"]["m"]["worst_case"] and "linf" in metrics["models"]["m"]["worst_case"]
     assert metrics["attacks"]["cvae"]["norm"] == "latent"
     assert metrics["attacks"]["cvae"]["parameters"]["path"] == cvae_root
