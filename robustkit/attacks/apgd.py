@@ -188,7 +188,7 @@ class Apgd(base.Attack):
                         tape.watch(x)
                         logits, loss = loss_of(x, labels, targets)
                         total = tf.reduce_sum(loss)
-                    return logits, loss, tape.gradient(total, x)
+                    return logits, loss, tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
                 logits, loss, grad = one()
                 for _ in base.loop_range(eot - 1) if eot > 1 else []:

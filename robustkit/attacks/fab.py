@@ -183,11 +183,12 @@ class Fab(base.Attack):
                     logits = logits_of(x)
                     f = tf.gather(logits, targets, batch_dims=1) - tf.gather(logits, labels, batch_dims=1)
                     total = tf.reduce_sum(f)
-                return f, tf.reshape(tape.gradient(total, x), [tf.shape(x)[0], -1])
+                grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                return f, tf.reshape(grad, [tf.shape(x)[0], -1])
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 logits = logits_of(x)
-            jacobian = tape.batch_jacobian(logits, x)
+            jacobian = tape.batch_jacobian(logits, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             jacobian = tf.reshape(jacobian, [tf.shape(x)[0], tf.shape(logits)[1], -1])
             f = logits - tf.gather(logits, labels, batch_dims=1)[:, None]
             g = jacobian - tf.gather(jacobian, labels, batch_dims=1)[:, None]

@@ -13,7 +13,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from robustkit import outputs, versions
-from robustkit.evaluation import plots
+from robustkit.evaluation import plots, robustbench
 from robustkit.evaluation.scoring import Results
 
 FILES = ("metrics.json", "robust_accuracy.csv", "accuracy_vs_eps.png", "examples.png", "report.html")
@@ -45,7 +45,8 @@ def metrics(results: Results, seed: int, command: str) -> Dict[str, Any]:
             attacks.setdefault(row.attack, []).append({**entry, **row.extras})
         models[name] = {**results.models_info.get(name, {}), "attacks": attacks,
                         "worst_case": results.worst_case.get(name, {}), "input_gradients": results.gradients.get(name),
-                        "large_epsilon_pgd": results.large_epsilon.get(name)}
+                        "large_epsilon_pgd": results.large_epsilon.get(name),
+                        "autoattack": results.autoattack.get(name, [])}
     attacks_info = {label: {k: v for k, v in vars(info).items() if k != "label"}
                     for label, info in results.attacks.items()}
     return {
@@ -106,6 +107,11 @@ def console_table(results: Results) -> str:
                 f"{m} model accuracy: {results.worst_case[m][norm][i]['accuracy']:.6f}" for m in results.models
             )
             lines.append(f"  epsilon {_eps(row['epsilon']):<6} {cells}")
+    for name in results.models:
+        for entry in results.autoattack.get(name, []):
+            stages = ", ".join(f"{s['stage']} {s['accuracy']:.4f}" for s in entry["stages"])
+            lines.append(f"autoattack {entry['version']} ({entry['attack']}) on {name} at epsilon "
+                         f"{_eps(entry['epsilon'])}: clean {entry['clean_accuracy']:.4f}, after {stages}")
     summary = sanity_summary(results)
     lines.append(f"sanity checks: {summary['passed']} passed, {summary['failed']} failed, "
                  f"{summary['skipped']} skipped")
@@ -159,6 +165,7 @@ def html_text(results: Results, record: Dict[str, Any], has_examples: bool) -> s
         parts.append(_table(["epsilon"] + models, [
             [_eps(r["epsilon"])] + [_fmt(results.worst_case[m][norm][i]["accuracy"]) for m in models]
             for i, r in enumerate(first)]))
+    parts += _autoattack_html(results)
     if has_examples:
         parts.append('<h2>Examples</h2><img src="examples.png" alt="adversarial examples">')
     parts.append("<h2>Attack parameters</h2><pre>" + e(json.dumps(record["attacks"], indent=2)) + "</pre>")
@@ -169,6 +176,23 @@ def html_text(results: Results, record: Dict[str, Any], has_examples: bool) -> s
              ".pass{color:#080}.fail{color:#c00;font-weight:bold}.skip{color:#888}")
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>robustkit validation</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def _autoattack_html(results: Results) -> List[str]:
+    """Per model and AutoAttack run: the robust accuracy after every stage and its cost."""
+    e = html.escape
+    parts = []
+    for name in results.models:
+        for entry in results.autoattack.get(name, []):
+            parts.append(f"<h3>AutoAttack {e(entry['version'])} ({e(entry['attack'])}) on {e(name)}, "
+                         f"{e(entry['norm'])} epsilon {_eps(entry['epsilon'])}, {entry['examples']} examples</h3>")
+            rows = [["clean", _fmt(entry["clean_accuracy"]), "-", "-", "-"]]
+            rows += [[e(s["stage"]), _fmt(s["accuracy"]), str(s["examples"]), str(s["fooled"]), f"{s['seconds']:.1f}"]
+                     for s in entry["stages"]]
+            parts.append(_table(["after stage", "robust accuracy", "examples attacked", "fooled", "seconds"], rows))
+    if parts:
+        parts.insert(0, "<h2>AutoAttack, stage by stage</h2>")
+    return parts
 
 
 def write_all(results: Results, out_dir: str, seed: int, command: str) -> Dict[str, str]:
@@ -183,4 +207,6 @@ def write_all(results: Results, out_dir: str, seed: int, command: str) -> Dict[s
     if not has_examples:
         del paths["examples.png"]
     outputs.write_text(paths["report.html"], html_text(results, record, has_examples))
+    for model, path in robustbench.write_records(results, out_dir, seed, command).items():
+        paths[f"robustbench/{model}.json"] = path
     return paths

@@ -13,6 +13,7 @@ the same perturbed images, as is noise.
 """
 
 import dataclasses
+import functools
 import logging
 import time
 from typing import Dict, Optional, Tuple
@@ -22,10 +23,11 @@ import tensorflow as tf
 
 from robustkit import config as config_lib
 from robustkit.attacks import build_attack
+from robustkit.attacks.autoattack import AutoAttack
 from robustkit.attacks.base import Attack, check_l2_epsilons, cross_entropy
 from robustkit.attacks.gradient import GradientAttack, PgdConfig
 from robustkit.data import Source, load_split, make_pipeline
-from robustkit.evaluation import sanity
+from robustkit.evaluation import aa_checks, cascade, sanity
 from robustkit.evaluation.config import ValidateJob
 from robustkit.evaluation.loading import Model, ModelLoadError, load_model
 from robustkit.evaluation.paths import resolve_model_path
@@ -125,7 +127,7 @@ def _gradient_stats(model: Model, images: np.ndarray, labels: np.ndarray, batch:
 
 def _info(label: str, attack: Attack, examples: int) -> AttackInfo:
     name = attack.options.name
-    kind = "transfer" if name == "transfer" else "noise" if name == "noise" else "white_box"
+    kind = {"transfer": "transfer", "noise": "noise", "square": "black_box"}.get(name, "white_box")
     return AttackInfo(label=label, name=name, norm=attack.norm, kind=kind, targeted=attack.targeted,
                       examples=examples, description=attack.describe(), parameters=dataclasses.asdict(attack.options))
 
@@ -176,6 +178,8 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
                                      "input_shape": [size, size, channels], "num_classes": model.num_classes,
                                      "clean_accuracy": float(np.mean(clean[name]))}
         results.gradients[name] = _gradient_stats(model, images, labels, job.batch_size)
+        if any(isinstance(a, AutoAttack) for a in attacks.values()):
+            results.probes[name] = aa_checks.probe(model, images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES])
 
     example_key = (job.example_attack(), job.example_epsilon())
     for index, (label, attack) in enumerate(attacks.items()):
@@ -186,19 +190,23 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
             maker = models.get(surrogate_of[label]) or extra[surrogate_of[label]]
         start = time.perf_counter()
         for epsilon in attack.epsilons:
-            _run_one(job, results, label, attack, info, epsilon, models, maker, images[:limit], labels[:limit],
-                     index, predict, keep=(label, epsilon) == example_key)
+            run = (cascade.run_autoattack if isinstance(attack, AutoAttack)
+                   else functools.partial(_run_one, maker=maker))
+            run(job, results, label, attack, info, epsilon, models, images=images[:limit], labels=labels[:limit],
+                index=index, predict=predict, keep=(label, epsilon) == example_key)
         info.seconds = time.perf_counter() - start
 
     _large_epsilon_check(job, results, models, images, labels, predict)
     results.worst_case = worst_case(results)
     results.sanity = sanity.run_checks(results, job.sanity)
+    if results.probes:  # AutoAttack's own warnings, when an autoattack block ran.
+        results.sanity += aa_checks.run_checks(results)
     return results
 
 
 def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo, epsilon: Optional[float],
-             models: Dict[str, Model], maker: Optional[Model], images, labels, index: int, predict: _Predictor,
-             keep: bool) -> None:
+             models: Dict[str, Model], images, labels, index: int, predict: _Predictor, keep: bool,
+             maker: Optional[Model] = None) -> None:
     """One attack at one epsilon on every model, batch by batch."""
     started = time.perf_counter()
     predicted = {name: [] for name in models}

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 from robustkit.evaluation.config import SanityConfig
 from robustkit.evaluation.scoring import Results
 
-WHITE_BOX_SWEEPS = ("fgsm", "fgm", "pgd", "nsl")
+WHITE_BOX_SWEEPS = ("fgsm", "fgm", "pgd", "nsl", "apgd", "fab", "autoattack")
 
 
 def _check(name: str, model: str, passed: Optional[bool], details: str, **values: Any) -> Dict[str, Any]:

@@ -75,6 +75,10 @@ class Results:
       sanity: the checks, filled by `robustkit.evaluation.sanity`.
       data: the dataset, split and image shape attacked.
       class_names: names of the classes, index = class id.
+      autoattack: model -> one entry per AutoAttack run (attack label, version,
+        epsilon, robust accuracy after every stage; `robustkit.evaluation.cascade`).
+      probes: model -> what the AutoAttack checks measured (two forward passes,
+        the output kind, DLR input gradients; `robustkit.evaluation.aa_checks`).
     """
 
     models: List[str]
@@ -91,6 +95,8 @@ class Results:
     sanity: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
     data: Dict[str, Any] = dataclasses.field(default_factory=dict)
     class_names: List[str] = dataclasses.field(default_factory=list)
+    autoattack: Dict[str, List[Dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    probes: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def clean_accuracy(self, model: str) -> float:
         return float(np.mean(self.clean[model]))

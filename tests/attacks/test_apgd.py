@@ -58,7 +58,7 @@ def test_apgd_ce_is_at_least_as_strong_as_pgd10_on_every_example_set():
 def test_targeted_apgd_with_eot_runs_and_stays_in_the_ball():
     model = tiny.trained_cnn()
     x, y = tiny.images(16, seed=8)
-    attack = apgd(ApgdConfig(targeted=True, n_target_classes=2, iterations=4, eot_iter=2, epsilons=[0.3]))
+    attack = apgd(ApgdConfig(targeted=True, n_target_classes=2, iterations=21, eot_iter=2, epsilons=[0.3]))
     adv, fooled = attack.attack(model, tf.constant(x), tf.constant(y), 0.3, (0, 1))
     adv = adv.numpy()
     assert np.abs(adv - x).max() <= 0.3 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
