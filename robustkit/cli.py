@@ -45,8 +45,19 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         "--print-config", action="store_true", help="print the resolved config and exit without running"
     )
     parser.add_argument(
-        "--log-level", default=os.environ.get("ROBUSTKIT_LOG_LEVEL", "INFO"), help="logging level (default INFO)"
+        "--log-level", type=log_level, default=os.environ.get("ROBUSTKIT_LOG_LEVEL", "INFO"),
+        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO, or $ROBUSTKIT_LOG_LEVEL)"
     )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(name: str) -> str:
+    """``--log-level``'s type: a level name in any case; anything else is an argparse error (exit status 2)."""
+    if str(name).upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a logging level; choose one of {', '.join(LOG_LEVELS)}")
+    return str(name).upper()
 
 
 Job = TypeVar("Job")
@@ -83,12 +94,15 @@ def command_line(prog: str, argv: Optional[Sequence[str]]) -> str:
 
 
 def setup_logging(level: str) -> None:
+    """Logs to stderr at ``level``; the level is set even when the root logger already has handlers."""
+    numeric = getattr(logging, log_level(level))
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=numeric,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    logging.getLogger().setLevel(numeric)  # basicConfig does nothing when a handler exists.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
