@@ -232,9 +232,10 @@ def write_all(results: Results, out_dir: str, seed: int, samples: int, bins: int
         path["uncertainty_per_image.npz"] = os.path.join(out_dir, "uncertainty_per_image.npz")
         outputs.write_bytes(path["uncertainty_per_image.npz"], per_image_arrays(results))
     drawn = {
-        "saliency.png": plots.saliency_figure(results, path["saliency.png"], adversarial=False),
+        "saliency.png": plots.saliency_figure(results, path["saliency.png"], adversarial=False,
+                                              top=results.saliency_top_k),
         "saliency_adversarial.png": results.saliency_attack is not None and plots.saliency_figure(
-            results, path["saliency_adversarial.png"], adversarial=True),
+            results, path["saliency_adversarial.png"], adversarial=True, top=results.saliency_top_k),
         "activations.png": plots.activations_figure(results, path["activations.png"], channels),
         "good_bad.png": uncertainty_plots.good_bad_figure(results, path["good_bad.png"]),
     }

@@ -81,6 +81,7 @@ class Results:
     robustness_attack: str
     saliency_attack: Optional[str] = None
     saliency_target: str = "predicted"
+    saliency_top_k: int = 5
 
 
 def _fit(models: Dict[str, models_lib.ExplainModel], source: Source) -> Tuple[int, int]:
@@ -182,7 +183,7 @@ def explain(job: ExplainJob, model_paths: Dict[str, str]) -> Results:
                          "examples": min(count, job.attacks[label].max_examples or count),
                          "parameters": dataclasses.asdict(job.attacks[label])} for label, a in attacks.items()},
         robustness_attack=robust_attack.describe(), saliency_attack=job.saliency_attack(),
-        saliency_target=job.saliency.target)
+        saliency_target=job.saliency.target, saliency_top_k=job.saliency.top_k)
     keras.utils.set_random_seed(job.run.seed)
     for m in models.values():
         started = time.perf_counter()

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 import yaml
 
-from robustkit.explain import cli
+from robustkit.explain import cli, plots
 from robustkit.models.small_cnn import SmallCNNConfig, build
 from robustkit.training.export import export_model
 from tests.attacks import tiny
@@ -23,7 +23,7 @@ CONFIG = {
     "methods": {"positive": {"name": "vanilla", "mode": "positive"},
                 "negative": {"name": "vanilla", "mode": "negative"}, "smoothgrad": {"samples": 3},
                 "integrated_gradients": {"steps": 8}, "gradcam": {}, "guided_backprop": {}},
-    "saliency": {"examples": 2, "attack": "pgd"},
+    "saliency": {"examples": 2, "attack": "pgd", "top_k": 3},
     "activations": {"count": 2, "channels": 4, "example": 1},
     "attacks": {"fgsm": {"epsilons": [0.3]}, "pgd": {"epsilons": [0.3], "iterations": 2},
                 "lbfgs": {"max_examples": 3, "search_steps": 1, "iterations": 3},
@@ -68,10 +68,16 @@ def _models(root):
     return ["--model", f"a={root / 'models' / 'a'}", "--model", f"b={root / 'models' / 'b' / '1'}"]
 
 
-def test_explain_writes_every_output(setup, capsys):
+def test_explain_writes_every_output(setup, capsys, monkeypatch):
     root, config = setup
     out = root / "out"
+    listed = []
+    draw = plots.top_k
+    monkeypatch.setattr(plots, "top_k", lambda ax, probs, names, label, k: listed.append(k) or draw(
+        ax, probs, names, label, k))
     assert cli.main(["--config", config, *_models(root), "--out", str(out)]) == 0
+    # saliency.top_k reaches both figures: 2 models x 2 rows, clean and adversarial.
+    assert listed == [3] * 8
     assert capsys.readouterr().out.splitlines()[-1] == f"report: {out / 'report.html'}"
     for name in (*FIGURES, "uncertainty.json", "uncertainty_per_image.npz", "report.html", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
