@@ -106,6 +106,8 @@ def beats() -> keras.callbacks.Callback:
 
 
 class _Beats(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        beat("the start of training (tracing the first step)")
 
     def on_epoch_begin(self, epoch, logs=None):
         beat(f"the start of epoch {epoch + 1}")

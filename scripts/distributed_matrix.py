@@ -109,7 +109,7 @@ def _train(args, strategy, run_dir, kill_after: float = None):
 def _cell(base_args, strategy, killed, workdir):
     run_dir = tempfile.mkdtemp(prefix=f"{strategy}-", dir=workdir)
     args = [*base_args, "--set", f"run.dir={run_dir}", "--set", f"export.dir={run_dir}/exports", "--set",
-            "export.name=m", "--set", "distribute.stall_timeout=120"]
+            "export.name=m"]
     start = time.perf_counter()
     codes, outputs, was_killed = _train(args, strategy, run_dir, 1.0 if killed else None)
     seconds = time.perf_counter() - start
@@ -125,7 +125,7 @@ def _cell(base_args, strategy, killed, workdir):
     return {"exit_codes": codes, "killed": was_killed, "exported_one_version": versions == ["1"],
             "predictions_equal": checked and loaded, "wall_seconds": round(seconds, 1),
             "epochs_recorded": len(rows), "val_accuracy": float(rows[-1]["val_accuracy"]) if rows else None,
-            "error": None if all(c == 0 for c in codes) else outputs[0][1][-600:]}
+            "error": None if all(c == 0 for c in codes) else outputs[0][1][-1500:]}
 
 
 def main(argv=None) -> int:
