@@ -22,6 +22,7 @@ class Mutant:
 
 
 _RADIUS = "tests/testgen/test_radius.py"
+_OPTIONS = "tests/training/test_options_coverage.py"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant("export_resize", "serve_encoded resizes images of another size",
@@ -174,4 +175,34 @@ MUTANTS: Tuple[Mutant, ...] = (
            "saliency_top_k=job.saliency.top_k)",
            "saliency_top_k=5)",
            ("tests/explain/test_cli.py::test_explain_writes_every_output",)),
+    Mutant("bn_momentum_ignored", "model.bn_momentum (mobilenetv2)",
+           "robustkit/models/mobilenetv2.py",
+           "layer.momentum = options.bn_momentum",
+           "layer.momentum = 0.99",
+           (f"{_OPTIONS}::test_bn_momentum_sets_every_batchnorm_and_the_moving_average_step",)),
+    Mutant("weights_file_ignored", "model.weights: a weights file (mobilenetv2)",
+           "robustkit/models/mobilenetv2.py",
+           "    return options.weights\n",
+           "    return None\n",
+           (f"{_OPTIONS}::test_weights_from_a_file_load_into_the_backbone",)),
+    Mutant("sgd_without_momentum", "train.optimizer: sgd with momentum",
+           "robustkit/training/loop.py",
+           "keras.optimizers.SGD(train.learning_rate, momentum=train.momentum)",
+           "keras.optimizers.SGD(train.learning_rate)",
+           (f"{_OPTIONS}::test_sgd_momentum_is_the_optimizer_and_makes_the_second_step_longer",)),
+    Mutant("piecewise_boundary_late", "train.schedule piecewise: values[i] from epoch boundaries[i - 1] on",
+           "robustkit/training/callbacks.py",
+           "sum(1 for b in boundaries if epoch >= b)",
+           "sum(1 for b in boundaries if epoch > b)",
+           (f"{_OPTIONS}::test_piecewise_schedule_changes_the_rate_at_its_boundaries",)),
+    Mutant("plateau_schedule_factor_ignored", "train.schedule plateau: factor, patience, min_lr",
+           "robustkit/training/callbacks.py",
+           "factor=schedule.factor,",
+           "factor=0.1,",
+           (f"{_OPTIONS}::test_plateau_schedule_multiplies_by_factor_after_patience_down_to_min_lr",)),
+    Mutant("checkpoint_always", "train.checkpoint",
+           "robustkit/training/callbacks.py",
+           "    if job.train.checkpoint:",
+           "    if True:",
+           ("tests/training/test_precision.py::test_mixed_bfloat16_is_applied_recorded_and_restored",)),
 )

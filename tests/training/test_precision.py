@@ -20,7 +20,8 @@ def test_mixed_bfloat16_is_applied_recorded_and_restored(tmp_path, monkeypatch):
     data_dir = helpers.write_learnable_idx(tmp_path / "data", train=64, test=32)
     config = helpers.train_config(
         tmp_path, data_dir, model={"dropout": 0.0},
-        train={"epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "precision": "mixed_bfloat16"},
+        train={"epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "precision": "mixed_bfloat16",
+               "checkpoint": False},
     )
     assert train.main(["--config", config]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -40,10 +41,19 @@ def test_mixed_bfloat16_is_applied_recorded_and_restored(tmp_path, monkeypatch):
     reference = twin(images, training=False).numpy()
     difference = np.abs(logits - reference).max()
     assert 1e-4 < difference < 0.5, difference
+    assert not (tmp_path / "run" / "checkpoints").exists(), "train.checkpoint: false keeps no checkpoint"
 
 
-def test_float32_run_records_float32(tmp_path):
+def test_float32_run_records_float32_and_checkpoints_the_best_weights(tmp_path):
     data_dir = helpers.write_learnable_idx(tmp_path / "data", train=64, test=32)
-    config = helpers.train_config(tmp_path, data_dir, train={"epochs": 1, "steps_per_epoch": 1})
+    config = helpers.train_config(tmp_path, data_dir, model={"dropout": 0.0},
+                                  train={"epochs": 1, "steps_per_epoch": 1})
     assert train.main(["--config", config]) == 0
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["precision"] == "float32"
+    # train.checkpoint (the default): the best epoch's weights; with one epoch, the exported ones.
+    twin = build_model(SmallCNNConfig(dropout=0.0), num_classes=10, channels=1)
+    twin.load_weights(str(tmp_path / "run" / "checkpoints" / "best")).expect_partial()
+    images = tf.constant(np.random.default_rng(1).uniform(size=(4, 28, 28, 1)), tf.float32)
+    exported = tf.saved_model.load(str(tmp_path / "exports" / "m" / "1"))
+    np.testing.assert_allclose(exported.signatures["serve_float"](image=images)["logits"].numpy(),
+                               twin(images, training=False).numpy(), atol=1e-5)
