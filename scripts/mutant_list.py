@@ -215,4 +215,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "LinearWarmup(job.train.learning_rate, int(round(job.train.lr_warmup_epochs * steps_per_epoch)))",
            "LinearWarmup(job.train.learning_rate, 0)",
            ("tests/generative/test_training_options.py::test_gaussian_likelihood_and_lr_warmup_reach_the_model",)),
+    Mutant("learned_set_not_resized", "learned_set with a classifier of another input shape",
+           "robustkit/training/learned_set.py",
+           "self._set = perturbation_set.for_shape(base_model.input_shape[1:])",
+           "self._set = perturbation_set",
+           ("tests/training/test_learned_set.py::test_a_classifier_of_another_input_shape_trains_on_the_resized_set",)),
 )

@@ -64,6 +64,24 @@ def test_the_first_step_loss_is_the_weighted_clean_and_perturbed_loss(mode):
         assert _ce(base, perturbed) > _ce(base, X), "the worst case raises the loss"
 
 
+def test_a_classifier_of_another_input_shape_trains_on_the_resized_set():
+    # A 32x32 RGB classifier against a 28x28 grey set: the set is resized and copied to three channels.
+    keras.utils.set_random_seed(4)
+    image = keras.Input((32, 32, 3), name="image")
+    base = keras.Model(image, keras.layers.Dense(3)(keras.layers.Flatten()(image)))
+    x = tf.image.resize(tf.image.grayscale_to_rgb(tf.constant(X)), [32, 32]).numpy()
+    pset = _shift_set()
+    trainer = LearnedSetTrainer(base, pset, LearnedSetConfig(mode="augment", path="unused", radius=1.5, weight=1.0),
+                                seed=7)
+    trainer.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    perturbed = pset.for_shape((32, 32, 3)).sample(x, 1, 1.5, seed=[7, 0])[0].numpy()
+    assert perturbed.shape == (8, 32, 32, 3) and not np.allclose(perturbed, x, atol=1e-3)
+    np.testing.assert_allclose(perturbed[..., 0], perturbed[..., 2], atol=1e-6)
+    expected = keras.losses.sparse_categorical_crossentropy(Y, base(perturbed), from_logits=True).numpy().mean()
+    logs = trainer.fit({"image": x}, Y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    assert logs["loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["augment", "adversarial"])
 def test_a_weight_of_zero_trains_exactly_like_plain_training(mode):
     plain = _classifier()
