@@ -83,9 +83,14 @@ class LearnedSetTrainer(keras.Model):
         self.perturbed_accuracy.update_state(labels, perturbed_logits)
         return self.get_metrics_result()
 
-    def test_step(self, data):
-        logs = super().test_step(data)
-        return {key: value for key, value in logs.items() if key != "perturbed_accuracy"}
+    def evaluate(self, *args, **kwargs):
+        # Validation is on clean images: perturbed_accuracy is dropped from its logs
+        # here, not in test_step, whose keys must match the metrics for Keras to read
+        # them synchronised (under multi_worker it would otherwise sum the workers').
+        results = super().evaluate(*args, **kwargs)
+        if isinstance(results, dict):
+            results.pop("perturbed_accuracy", None)
+        return results
 
 
 def wrap(base_model: keras.Model, perturbation_set, options: LearnedSetConfig, seed: int = 0) -> LearnedSetTrainer:

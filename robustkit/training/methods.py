@@ -40,6 +40,7 @@ from robustkit.training.adversarial_config import AdversarialConfig
 
 IMAGE_KEY = "image"
 TRADES_START_STD = 0.001  # Zhang et al.'s random start, x + 0.001 * N(0, 1).
+TRAIN_ONLY_METRICS = ("adversarial_accuracy", "kl")
 
 
 def random_start(shape: tf.Tensor, epsilon: tf.Tensor, norm: str, seed: tf.Tensor) -> tf.Tensor:
@@ -192,9 +193,14 @@ class RobustTrainer(keras.Model):
             self.kl.update_state(kl)
         return self.get_metrics_result()
 
-    def test_step(self, data):
-        logs = super().test_step(data)
-        return {key: value for key, value in logs.items() if key not in ("adversarial_accuracy", "kl")}
+    def evaluate(self, *args, **kwargs):
+        # Validation is on clean images: the training-only metrics are dropped from its
+        # logs here, not in test_step, whose keys must match the metrics for Keras to
+        # read them synchronised (under multi_worker it would otherwise sum the workers').
+        results = super().evaluate(*args, **kwargs)
+        if isinstance(results, dict):
+            results = {key: value for key, value in results.items() if key not in TRAIN_ONLY_METRICS}
+        return results
 
 
 def wrap(base_model: keras.Model, options: AdversarialConfig, seed: int = 0, warmup_steps: int = 0) -> RobustTrainer:

@@ -204,3 +204,22 @@ def test_a_killed_robust_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
     assert os.path.isfile(tmp_path / "run" / "metrics.json")
 
+
+
+@pytest.mark.slow
+def test_two_workers_train_trades_and_validate_what_they_export(tmp_path):
+    from tests import cluster
+
+    data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
+    config = helpers.train_config(tmp_path, data_dir, train={"epochs": 1, "steps_per_epoch": 3, "batch_size": 16},
+                                  adversarial={"enabled": True, "method": "trades", "epsilon": 0.1, "iterations": 2})
+    for code, _, err in cluster.wait_pair(cluster.start_pair(config, tmp_path), timeout=420):
+        assert code == 0, err[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["replicas"] == 2 and metrics["adversarial_method"] == "trades"
+    # The validation logs are the workers' synchronised metrics, not their sum.
+    x, y = helpers.learnable_images(32, 4, seed=1)
+    loaded = tf.saved_model.load(str(tmp_path / "exports" / "m" / "1"))
+    probabilities = loaded.signatures["serve_float"](image=tf.constant(x[..., None] / 255.0, tf.float32))
+    accuracy = float(np.mean(np.argmax(probabilities["probabilities"].numpy(), axis=1) == y))
+    assert metrics["val_accuracy"] == pytest.approx(accuracy, abs=1e-6)
