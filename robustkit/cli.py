@@ -7,7 +7,7 @@ import shlex
 import sys
 from typing import Callable, Optional, Sequence, Type, TypeVar
 
-from robustkit.errors import UserError
+from robustkit.errors import STALLED_EXIT_CODE, UserError
 
 
 def entry_parser(prog: str, description: str, doc: str, out: bool = True) -> argparse.ArgumentParser:
@@ -116,3 +116,19 @@ def run(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume from the last completed epoch", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 (only TensorFlow's cluster errors are answered here)
+        if not _lost_peer(err):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"error: the run stopped because another worker or replica stopped answering ({type(err).__name__}: "
+              f"{first}). Nothing finished is lost: start the same command again on every worker to resume from "
+              "the last completed epoch.", file=sys.stderr)
+        return STALLED_EXIT_CODE
+
+
+_PEER_ERRORS = {"UnavailableError", "DeadlineExceededError", "AbortedError"}
+
+
+def _lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is TensorFlow's report of a collective whose peer is gone or timed out."""
+    return type(err).__name__ in _PEER_ERRORS and type(err).__module__.startswith("tensorflow")

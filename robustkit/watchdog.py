@@ -19,9 +19,9 @@ from typing import Callable, Optional
 
 import tf_keras as keras
 
-log = logging.getLogger(__name__)
+from robustkit.errors import STALLED_EXIT_CODE
 
-STALLED_EXIT_CODE = 3
+log = logging.getLogger(__name__)
 
 
 class Watchdog:

@@ -64,19 +64,30 @@ def _ports(n):
 
 
 def _start(args, strategy, cwd):
+    """The training processes; their output goes to files (a full pipe would stall the other worker)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
     command = [sys.executable, "-m", "robustkit.train", *args]
-    if strategy != "multi_worker":
-        return [subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)]
-    workers = [f"localhost:{p}" for p in _ports(2)]
+    envs = [env]
+    if strategy == "multi_worker":
+        workers = [f"localhost:{p}" for p in _ports(2)]
+        configs = [{"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}} for i in range(2)]
+        envs = [dict(env, TF_CONFIG=json.dumps(c)) for c in configs]
     procs = []
-    for index in range(2):
-        env_i = dict(env, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
-                                                "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen(command, env=env_i, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+    for i, env_i in enumerate(envs):
+        stamp = f"{time.monotonic_ns()}-{i}"
+        with open(os.path.join(cwd, f"out-{stamp}.txt"), "w") as out, \
+                open(os.path.join(cwd, f"err-{stamp}.txt"), "w") as err:
+            proc = subprocess.Popen(command, env=env_i, cwd=cwd, stdout=out, stderr=err, text=True)
+        proc.output_paths = (out.name, err.name)
+        procs.append(proc)
     return procs
+
+
+def _finish(procs):
+    """``(stdout, stderr)`` of each process once it has ended."""
+    for proc in procs:
+        proc.wait(timeout=3600)
+    return [tuple(open(p, encoding="utf-8", errors="replace").read() for p in proc.output_paths) for proc in procs]
 
 
 def _epochs(history):
@@ -99,10 +110,10 @@ def _train(args, strategy, run_dir, kill_after: float = None):
         if all(p.poll() is None for p in procs):
             os.kill(procs[-1].pid, signal.SIGKILL)
             killed = True
-    outputs = [p.communicate(timeout=3600) for p in procs]
+    outputs = _finish(procs)
     if killed:
         procs = _start(args, strategy, run_dir)
-        outputs = [p.communicate(timeout=3600) for p in procs]
+        outputs = _finish(procs)
     return [p.returncode for p in procs], outputs, killed
 
 

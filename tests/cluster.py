@@ -23,17 +23,26 @@ def free_ports(n: int) -> List[int]:
 
 
 def start_pair(config: str, cwd, extra: Sequence[str] = ()) -> List[subprocess.Popen]:
-    """Starts worker 0 (the chief) and worker 1 of ``python -m robustkit.train --config config``."""
+    """Starts worker 0 (the chief) and worker 1 of ``python -m robustkit.train --config config``.
+
+    Their output goes to files in ``cwd``, not pipes: a worker blocked on a full
+    pipe that nobody reads stalls the other in its next all-reduce.
+    """
     workers = [f"localhost:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
         env["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "robustkit.train", "--config", config, "--set", "distribute.strategy=multi_worker",
-             *extra],
-            env=env, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        stamp = f"{time.monotonic_ns()}-{index}"
+        with open(os.path.join(str(cwd), f"worker-{stamp}.out"), "w") as out, \
+                open(os.path.join(str(cwd), f"worker-{stamp}.err"), "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "robustkit.train", "--config", config, "--set",
+                 "distribute.strategy=multi_worker", *extra],
+                env=env, cwd=str(cwd), stdout=out, stderr=err, text=True,
+            )
+        proc.output_paths = (out.name, err.name)
+        procs.append(proc)
     return procs
 
 
@@ -43,11 +52,12 @@ def wait_pair(procs: List[subprocess.Popen], timeout: float) -> List[Tuple[int, 
     deadline = time.monotonic() + timeout
     for proc in procs:
         try:
-            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             for p in procs:
                 p.kill()
             raise
+        out, err = (open(path, encoding="utf-8", errors="replace").read() for path in proc.output_paths)
         results.append((proc.returncode, out, err))
     return results
 

@@ -87,3 +87,23 @@ def test_logical_cpus_cannot_be_added_once_tensorflow_runs():
 def test_a_stall_timeout_must_be_positive():
     with pytest.raises(ValueError, match="distribute.stall_timeout = 0"):
         DistributeConfig(stall_timeout=0)
+
+
+def test_a_lost_peer_ends_the_entry_point_with_the_stall_code_and_one_paragraph(capsys):
+    from robustkit import cli
+
+    def lost():
+        raise tf.errors.UnavailableError(None, None, "The following tasks are unhealthy (stopped sending "
+                                         "heartbeats):\n/job:worker/replica:0/task:1\nThe tasks have crashed.")
+
+    assert cli.run(lost) == watchdog.STALLED_EXIT_CODE
+    err = capsys.readouterr().err
+    assert err.startswith("error: the run stopped because another worker or replica stopped answering")
+    assert "UnavailableError: The following tasks are unhealthy (stopped sending heartbeats):" in err
+    assert "resume from the last completed epoch" in err and err.count("\n") == 1
+
+    def other():
+        raise tf.errors.InvalidArgumentError(None, None, "a bug, not a lost peer")
+
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        cli.run(other)

@@ -161,7 +161,8 @@ def test_two_workers_train_mobilenetv2_and_the_chief_exports_it_once(tmp_path):
     chief_out, chief_err = results[0][1], results[0][2]
     assert "export checked" in chief_err  # The serving graph gives the averaged weights' logits.
     export = chief_out.strip().splitlines()[-1].split("exported: ")[1]
-    assert os.listdir(tmp_path / "exports" / "m") == ["1"] and results[1][1].count("exported:") == 0
+    assert os.listdir(tmp_path / "exports" / "m") == ["1"]
+    assert results[1][1].strip().splitlines()[-1] == "exported: nothing (this worker is not the chief)"
     served = _served_logits(tmp_path, export, tf.image.resize(_probe(28), [32, 32]).numpy())
     np.testing.assert_allclose(served[1], served[0], atol=0.05 * (1 + np.abs(served[0]).max()))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -181,7 +182,8 @@ def test_a_worker_killed_mid_run_is_resumed_and_the_pair_exports_exactly_one_ver
     (code0, _, err0), (code1, _, _) = cluster.wait_pair(procs, timeout=240)
     assert code1 == -9
     # The chief, left alone in an all-reduce, stops after the stall timeout instead of hanging.
-    assert code0 != 0, "the chief must not finish without its peer"
+    assert code0 == 3, err0[-3000:]  # It must not finish, nor hang, without its peer.
+    assert "stopped answering" in err0 or "made no progress" in err0
     assert not (tmp_path / "exports" / "m").exists() or os.listdir(tmp_path / "exports" / "m") == []
     done = _epochs(history)
     assert 1 <= len(done) < 4
