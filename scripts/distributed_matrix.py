@@ -139,6 +139,15 @@ def _cell(base_args, strategy, killed, workdir):
             "error": None if all(c == 0 for c in codes) else outputs[0][1][-1500:]}
 
 
+def _write(path, results) -> None:
+    """Writes the results so far (after every cell: a long matrix can be read while it runs)."""
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+        os.replace(path + ".tmp", path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -165,6 +174,7 @@ def main(argv=None) -> int:
                         cell = {"model": model, "method": method, "strategy": strategy, "interrupted": killed,
                                 **_cell(base, strategy, killed, workdir)}
                         results["matrix"].append(cell)
+                        _write(args.out, results)
                         print(f"{model:12s} {method:6s} {strategy:13s} {'killed' if killed else 'clean':7s} "
                               f"exported={cell['exported_one_version']!s:5s} equal={cell['predictions_equal']!s:5s} "
                               f"{cell['wall_seconds']:7.1f} s", flush=True)
@@ -188,11 +198,9 @@ def main(argv=None) -> int:
                      "val_accuracy": float(rows[-1]["val_accuracy"]) if rows else None,
                      "wall_seconds": round(time.perf_counter() - start, 1)}
             results["soak"].append(entry)
+            _write(args.out, results)
             print(f"soak {i}: {entry}", flush=True)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+    _write(args.out, results)
     bad = [c for c in results["matrix"] if not (c["exported_one_version"] and c["predictions_equal"])]
     bad += [s for s in results["soak"] if not s["exported_one_version"]]
     return 1 if bad else 0
