@@ -10,7 +10,8 @@ run, on --examples images: robustkit's (compiled) and ART 1.20's AutoProjectedGr
 the same settings (first step 2 epsilon, one random start, the same batch size) on the same model,
 examples/s and robust accuracy of each (goal: robustkit at least 3x faster). (2) AutoAttack
 --version on --aa-examples images: wall time and, per stage, seconds, examples attacked and robust
-accuracy after it. ART is a dev dependency only; robustkit never imports it.
+accuracy after it; PGD-10 at the same radius on the same images for comparison. ART is a dev
+dependency only; robustkit never imports it.
 """
 
 import argparse
@@ -30,6 +31,7 @@ import tf_keras as keras
 from robustkit import outputs, versions
 from robustkit.attacks.apgd import ApgdConfig, apgd
 from robustkit.attacks.autoattack import AutoAttackConfig, autoattack
+from robustkit.attacks.gradient import PgdConfig, pgd
 from robustkit.data.idx import read_idx_split
 from robustkit.models.small_cnn import SmallCNNConfig, build
 
@@ -108,9 +110,13 @@ def _autoattack(model, x, y, args) -> Dict[str, Any]:
     attack = autoattack(AutoAttackConfig(version=args.version, epsilons=[args.epsilon], iterations=args.iterations))
     start = time.perf_counter()
     result = attack.run(model, x, y, args.epsilon, seed=(0, 1), batch_size=args.batch_size)
-    return {"version": args.version, "examples": len(y), "wall_seconds": time.perf_counter() - start,
+    wall = time.perf_counter() - start
+    attack_pgd = pgd(PgdConfig(epsilons=[args.epsilon], iterations=10))
+    adv = np.concatenate([attack_pgd(model, x[i:i + args.batch_size], y[i:i + args.batch_size], epsilon=args.epsilon,
+                                     seed=(0, i)).numpy() for i in range(0, len(x), args.batch_size)])
+    return {"version": args.version, "examples": len(y), "wall_seconds": wall,
             "clean_accuracy": float(np.mean(result.clean)), "robust_accuracy": float(np.mean(result.robust)),
-            "stages": result.stages}
+            "pgd10_accuracy": _accuracy(model, adv, y, args.batch_size), "stages": result.stages}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
