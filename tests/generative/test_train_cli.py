@@ -135,3 +135,27 @@ def test_cvae_rotation_run_measures_the_set_and_resumes(tmp_path, data_dir, caps
     assert FIGURES <= set(os.listdir(run))
     description = json.load(open(tmp_path / "exports" / "cvae" / "1" / "assets" / "generative.json"))
     assert description["latent_dim"] == 1 and description["task"] == "cvae"
+
+
+@pytest.mark.slow
+def test_conv_cvae_trains_through_the_entry_point_and_its_export_perturbs(tmp_path, data_dir, capsys):
+    import tensorflow as tf
+
+    from robustkit.generative.perturbation import load_perturbation_set
+
+    config = _config(tmp_path, data_dir, "cvae", data={"name": "corrupted", "dataset": "mnist", "dir": data_dir,
+                                                       "corruption": "brightness", "splits": "dataset"},
+                     model={"name": "conv_cvae", "latent_dim": 2, "filters": 4, "dense": 16},
+                     train={"epochs": 1})
+    assert train.main(["--config", config]) == 0
+    export = tmp_path / "exports" / "cvae" / "1"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"exported: {export}"
+    description = json.load(open(export / "assets" / "generative.json"))
+    assert description["model"]["name"] == "conv_cvae" and description["model"]["filters"] == 4
+    metrics = json.loads((tmp_path / "run_cvae" / "metrics.json").read_text())
+    assert metrics["test"]["loss"] == pytest.approx(metrics["test"]["reconstruction"] + metrics["test"]["kl"],
+                                                    rel=1e-4), "beta 1: the loss is reconstruction + KL"
+    pset = load_perturbation_set(str(export))
+    x = tf.random.stateless_uniform([3, 28, 28, 1], seed=[0, 1])
+    near, far = pset.perturb(x, tf.zeros([3, 2])), pset.perturb(x, tf.fill([3, 2], 3.0))
+    assert near.shape == (3, 28, 28, 1) and float(tf.reduce_max(tf.abs(near - far))) > 1e-4
