@@ -163,9 +163,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     tree = tempfile.mkdtemp(prefix="robustkit-mutants-")
     start = time.perf_counter()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     copy_tree(args.source, tree)
     check_imports_from(tree, args.python)
-    print(f"copy of the {args.source} tree: {tree}", flush=True)
+    print(f"copy of the {args.source} tree at commit {commit[:12]}: {tree}", flush=True)
     baseline = None
     if not args.skip_baseline:
         tests = sorted({t for m in chosen for t in m.tests})
@@ -183,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(table(results))
     failed = [r["name"] for r in results if r["killed"] is not True]
     ok = not failed and (baseline is None or baseline["rc"] == 0)
-    summary = {"source": args.source, "killed": sum(r["killed"] is True for r in results), "mutants": len(chosen),
+    summary = {"source": args.source, "commit": commit, "killed": sum(r["killed"] is True for r in results), "mutants": len(chosen),
                "not_killed": failed, "baseline": baseline, "seconds": round(time.perf_counter() - start, 1),
                "results": results}
     print(f"\n{summary['killed']}/{len(chosen)} killed in {summary['seconds']} s"
