@@ -184,9 +184,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(table(results))
     failed = [r["name"] for r in results if r["killed"] is not True]
     ok = not failed and (baseline is None or baseline["rc"] == 0)
-    summary = {"source": args.source, "commit": commit, "killed": sum(r["killed"] is True for r in results), "mutants": len(chosen),
-               "not_killed": failed, "baseline": baseline, "seconds": round(time.perf_counter() - start, 1),
-               "results": results}
+    summary = {"source": args.source, "commit": commit, "killed": sum(r["killed"] is True for r in results),
+               "mutants": len(chosen), "not_killed": failed, "baseline": baseline,
+               "seconds": round(time.perf_counter() - start, 1), "results": results}
     print(f"\n{summary['killed']}/{len(chosen)} killed in {summary['seconds']} s"
           + (f"; not killed: {', '.join(failed)}" if failed else ""))
     if args.out:
