@@ -8,7 +8,7 @@ from typing import List, Optional
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit import distribute
+from robustkit import distribute, watchdog
 from robustkit.training.config import ScheduleConfig, TrainJob
 from robustkit.training.phases import PhaseController
 from robustkit.training.schedules import OneCycle
@@ -115,6 +115,7 @@ def make_callbacks(
         # Every worker passes the same directory; Keras gives non-chiefs their own.
         keras.callbacks.BackupAndRestore(paths["backup"]),
         keras.callbacks.TerminateOnNaN(),
+        watchdog.beats(),
         throughput,
     ]
     if guard is not None:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import tf_keras as keras
 
 from robustkit import config as config_lib
-from robustkit import distribute, outputs, versions
+from robustkit import distribute, outputs, versions, watchdog
 from robustkit.data import load_split, make_pipeline
 from robustkit.generative.perturbation import load_perturbation_set
 from robustkit.models import build_model
@@ -31,6 +31,7 @@ class TrainResult:
     run_dir: str
     export_path: Optional[str]  # None on non-chief workers
     metrics: Dict[str, Any]
+    model: Optional[keras.Model] = None  # The trained classifier (its variables are the strategy's)
 
 
 def _optimizer(job: TrainJob) -> keras.optimizers.Optimizer:
@@ -132,7 +133,8 @@ def run_training(job: TrainJob) -> TrainResult:
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.train.precision)
     try:
-        return _train(job, strategy)
+        with watchdog.Watchdog(job.distribute.stall_timeout, "training"):
+            return _train(job, strategy)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -143,6 +145,9 @@ def _train(job: TrainJob, strategy) -> TrainResult:
     perturbation_set = load_perturbation_set(job.learned_set.path) if job.learned_set.enabled else None
     chief = distribute.is_chief(strategy)
     resuming = callbacks_lib.is_resuming(job.run.dir)
+    if resuming:
+        log.info("resuming %s from its last completed epoch (state in %s)", job.run.dir,
+                 callbacks_lib.run_state_paths(job.run.dir)["backup"])
     os.makedirs(job.run.dir, exist_ok=True)
     if chief:
         config_lib.save(job, os.path.join(job.run.dir, "config.yaml"))
@@ -206,7 +211,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         outputs.write_json(os.path.join(job.run.dir, "metrics.json"), metrics)
         plots.training_curves(_full_history(job, history.history), metrics["phase_starts"],
                               os.path.join(job.run.dir, "training_curves.png"))
-    return TrainResult(job.run.dir, export_path, metrics)
+    return TrainResult(job.run.dir, export_path, metrics, model)
 
 
 def _full_history(job: TrainJob, fallback: Dict[str, list]) -> Dict[str, list]:
