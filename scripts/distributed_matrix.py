@@ -90,6 +90,11 @@ def _finish(procs):
     return [tuple(open(p, encoding="utf-8", errors="replace").read() for p in proc.output_paths) for proc in procs]
 
 
+def _versions(root):
+    """The numbered versions under an export root (a killed export's hidden .N.tmp-* is none)."""
+    return sorted(v for v in os.listdir(root) if v.isdigit()) if os.path.isdir(root) else []
+
+
 def _epochs(history):
     try:
         with open(history, encoding="utf-8") as f:
@@ -125,7 +130,7 @@ def _cell(base_args, strategy, killed, workdir):
     codes, outputs, was_killed = _train(args, strategy, run_dir, 1.0 if killed else None)
     seconds = time.perf_counter() - start
     root = os.path.join(run_dir, "exports", "m")
-    versions = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    versions = sorted(v for v in os.listdir(root) if v.isdigit()) if os.path.isdir(root) else []  # Not .N.tmp-*
     checked = "export checked" in outputs[0][1]
     loaded = False
     if versions == ["1"]:
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
             rows = _epochs(os.path.join(run_dir, "history.csv"))
             root = os.path.join(run_dir, "exports", "m")
             entry = {"run": i, "killed": killed, "exit_codes": codes,
-                     "exported_one_version": os.path.isdir(root) and sorted(os.listdir(root)) == ["1"],
+                     "exported_one_version": _versions(root) == ["1"],
                      "val_accuracy": float(rows[-1]["val_accuracy"]) if rows else None,
                      "wall_seconds": round(time.perf_counter() - start, 1)}
             results["soak"].append(entry)

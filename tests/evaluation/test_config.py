@@ -47,7 +47,8 @@ def test_overrides_reach_one_attack_and_false_drops_it():
     "attacks, pattern",
     [
         ({"fgsn": {}},
-         r"key 'attacks\.fgsn\.name' has value 'fgsn'; expected one of cvae, fgm, fgsm.*did you mean 'fgsm'"),
+         r"key 'attacks\.fgsn\.name' has value 'fgsn'; expected one of apgd, autoattack, cvae, fab, fgm, fgsm.*"
+         r"did you mean 'fgsm'"),
         ({"x": {"name": "cw"}}, r"key 'attacks\.x\.name' has value 'cw'; expected one of"),
         ({"fgsm": {"epsilons": [0.1, 1.5]}}, r"key 'attacks\.fgsm' is invalid: epsilon 1\.5 is outside \[0, 1\]"),
         ({"pgd": {"epsilons": [-0.1]}}, r"epsilon -0\.1 is outside"),
@@ -81,7 +82,7 @@ def test_saved_config_reloads_equal(tmp_path):
 def test_the_shipped_quickstart_config_parses():
     job = config_lib.load(ValidateJob, os.path.join(ROOT, "configs", "validate_quickstart.yaml"))
     names = {options.name for options in job.attacks.values()}
-    assert names == {"fgsm", "pgd", "transfer", "noise", "nsl", "lbfgs", "iaa"}
+    assert names == {"fgsm", "pgd", "transfer", "noise", "nsl", "lbfgs", "iaa", "autoattack"}
     assert job.attacks["transfer"].surrogate == "base"
     assert job.attacks["lbfgs"].max_examples and job.attacks["iaa"].max_examples
 

@@ -162,7 +162,8 @@ def test_the_resolved_config_names_the_method(tmp_path):
     assert again.adversarial == job.adversarial
 
 
-@pytest.mark.parametrize("name,method", [("fashion_mnist_small_cnn_pgd", "pgd"), ("fashion_mnist_small_cnn_trades", "trades"),
+@pytest.mark.parametrize("name,method", [("fashion_mnist_small_cnn_pgd", "pgd"),
+                                         ("fashion_mnist_small_cnn_trades", "trades"),
                                          ("fashion_mnist_small_cnn_fast", "fast"),
                                          ("tiny_imagenet_mobilenetv2_trades", "trades")])
 def test_the_method_configs_load(name, method):

@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit import train
+from robustkit import distribute, train
 from robustkit.attacks.gradient import PgdConfig, pgd
+from robustkit.sections import DistributeConfig
 from robustkit.training import methods, schedules
 from robustkit.training.adversarial_config import AdversarialConfig
 from tests import helpers
@@ -168,7 +169,9 @@ def _fit_under(strategy, x, y):
 def test_one_replica_and_two_mirrored_replicas_train_alike():
     x, y = _toy(128, 2)
     one, one_weights = _fit_under(tf.distribute.get_strategy(), x, y)
-    two, two_weights = _fit_under(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), x, y)
+    # Through robustkit's factory: a bare MirroredStrategy would reuse an earlier one's collective keys.
+    mirrored = distribute.make_strategy(DistributeConfig(strategy="mirrored", devices=["/cpu:0", "/cpu:1"]))
+    two, two_weights = _fit_under(mirrored, x, y)
     for key in ("loss", "accuracy", "adversarial_accuracy"):
         np.testing.assert_allclose(one[key], two[key], rtol=1e-5, atol=1e-6)
     assert one["loss"][-1] < one["loss"][0], "it trains"
@@ -203,7 +206,6 @@ def test_a_killed_robust_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
     assert os.path.isfile(tmp_path / "run" / "metrics.json")
-
 
 
 @pytest.mark.slow
