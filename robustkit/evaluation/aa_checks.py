@@ -57,8 +57,12 @@ def probe(model, images: np.ndarray, labels: np.ndarray) -> Dict[str, Any]:
         grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         grad = grad.numpy().reshape(len(images), -1)
         nan = int(np.sum(np.any(np.isnan(grad), axis=1)))
-        zero = int(np.sum(np.all(grad == 0, axis=1)))
-    return {"examples": int(len(images)), "num_classes": int(num_classes), "max_output_difference": max_difference,
+        # Only examples the attack will start from count: on a misclassified example whose label is the
+        # third-highest logit, DLR = (z_1 - z_3) / (z_1 - z_3) = 1 is flat, a true zero gradient.
+        correct = np.argmax(first, 1) == labels
+        zero = int(np.sum(np.all(grad == 0, axis=1) & correct))
+    return {"examples": int(len(images)), "correct": int(np.sum(np.argmax(first, 1) == labels)),
+            "num_classes": int(num_classes), "max_output_difference": max_difference,
             "predictions_changed": changed, "probabilities": probabilities, "dlr_gradient_zero": zero,
             "dlr_gradient_nan": nan}
 
@@ -105,8 +109,9 @@ def dlr_gradients(results: Results, model: str) -> Dict[str, Any]:
     if not found or found["num_classes"] < 3:
         return _check(name, model, None, "skipped: not measured (DLR needs 3 classes)")
     passed = found["dlr_gradient_zero"] == 0 and found["dlr_gradient_nan"] == 0
-    detail = (f"{found['dlr_gradient_zero']} example(s) with all-zero and {found['dlr_gradient_nan']} with NaN input "
-              f"gradients of the DLR loss, of {found['examples']}")
+    detail = (f"{found['dlr_gradient_zero']} correctly classified example(s) with all-zero and "
+              f"{found['dlr_gradient_nan']} with NaN input gradients of the DLR loss, of {found['examples']} "
+              f"({found.get('correct', found['examples'])} correctly classified)")
     return _check(name, model, passed, detail, zero=found["dlr_gradient_zero"], nan=found["dlr_gradient_nan"])
 
 

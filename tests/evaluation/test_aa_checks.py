@@ -36,12 +36,12 @@ def test_a_gradient_masked_model_trips_the_square_and_gradient_warnings():
     result = attack.run(masked, x, y, 0.45, seed=(0, 1), batch_size=32)
     results = _results("masked", result.clean, n_target_classes=2)
     results.autoattack["masked"] = [{"attack": "autoattack", "epsilon": 0.45, "stages": result.stages}]
-    results.probes["masked"] = aa_checks.probe(masked, x, y)
+    results.probes["masked"] = probed = aa_checks.probe(masked, x, y)
     checks = _by_name(aa_checks.run_checks(results))
     square = checks["square_no_stronger_than_white_box"]
     assert square["passed"] is False and "masked" in square["details"]
     assert checks["dlr_gradients_finite_and_nonzero"]["passed"] is False
-    assert checks["dlr_gradients_finite_and_nonzero"]["values"]["zero"] == 32
+    assert checks["dlr_gradients_finite_and_nonzero"]["values"]["zero"] == probed["correct"] > 0
     assert checks["deterministic_forward_pass"]["passed"] and checks["outputs_are_logits"]["passed"]
     # The same cascade on the unmasked model: the white-box stages leave Square nothing.
     plain = tiny.trained_cnn()
@@ -79,3 +79,16 @@ def test_softmax_outputs_and_too_few_classes_are_reported():
     assert classes["passed"] is False and "targeted DLR" in classes["details"] and "n_target_classes = 9" in \
         classes["details"]
     assert checks["square_no_stronger_than_white_box"]["passed"] is None  # Nothing ran.
+
+
+def test_a_flat_dlr_on_an_already_misclassified_example_is_no_warning():
+    """Label third-highest: DLR = (z_1 - z_3) / (z_1 - z_3) = 1 is flat there, a true zero gradient."""
+    def model(x):
+        shift = tf.reduce_sum(x, axis=[1, 2, 3])[:, None] * tf.constant([[1.0, 0.0, 0.0, 0.0]])
+        return tf.constant([[3.0, 2.0, 1.0, 0.0]]) + shift
+
+    x = np.full((2, 2, 2, 1), 0.1, np.float32)
+    probed = aa_checks.probe(model, x, np.array([0, 2]))  # Correct, then misclassified with its label third.
+    assert probed["correct"] == 1 and probed["dlr_gradient_zero"] == 0
+    probed = aa_checks.probe(model, x[:1], np.array([2]))
+    assert probed["correct"] == 0 and probed["dlr_gradient_zero"] == 0
