@@ -47,3 +47,23 @@ def train_config(tmp_path, data_dir: str, **sections) -> str:
     path = tmp_path / "config.yaml"
     path.write_text("# python -m robustkit.train --config config.yaml\n" + yaml.safe_dump(config))
     return str(path)
+
+
+class Crash(Exception):
+    """A training run stopped on purpose, as if killed."""
+
+
+def crash_after_epoch(monkeypatch, epoch: int):
+    """Makes every training run raise `Crash` at the end of ``epoch`` (0-based); returns the undo."""
+    import tf_keras as keras
+
+    from robustkit.training import callbacks as callbacks_lib
+
+    class CrashAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, done, logs=None):
+            if done == epoch:
+                raise Crash("killed")
+
+    make = callbacks_lib.make_callbacks
+    monkeypatch.setattr(callbacks_lib, "make_callbacks", lambda *a: make(*a) + [CrashAfterEpoch()])
+    return lambda: monkeypatch.setattr(callbacks_lib, "make_callbacks", make)

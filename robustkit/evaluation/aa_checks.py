@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from robustkit.attacks import base
 from robustkit.attacks.apgd import dlr_loss
+from robustkit.evaluation.sanity import _check
 from robustkit.evaluation.scoring import Results
 
 RANDOMNESS_TOLERANCE = 1e-4  # On L2-normalised output rows, as the reference.
@@ -65,10 +66,6 @@ def probe(model, images: np.ndarray, labels: np.ndarray) -> Dict[str, Any]:
             "num_classes": int(num_classes), "max_output_difference": max_difference,
             "predictions_changed": changed, "probabilities": probabilities, "dlr_gradient_zero": zero,
             "dlr_gradient_nan": nan}
-
-
-def _check(name: str, model: str, passed, details: str, **values: Any) -> Dict[str, Any]:
-    return {"name": name, "model": model, "passed": passed, "details": details, "values": values}
 
 
 def _autoattack_blocks(results: Results) -> List[Any]:

@@ -179,29 +179,17 @@ def test_one_replica_and_two_mirrored_replicas_train_alike():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-class _Crash(Exception):
-    pass
-
-
 @pytest.mark.slow
 def test_a_killed_robust_run_resumes_where_it_stopped(tmp_path, monkeypatch):
-    from robustkit.training import callbacks as callbacks_lib
-
-    class CrashAfterSecondEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise _Crash("killed")
-
-    make = callbacks_lib.make_callbacks
-    monkeypatch.setattr(callbacks_lib, "make_callbacks", lambda *a: make(*a) + [CrashAfterSecondEpoch()])
+    undo = helpers.crash_after_epoch(monkeypatch, 1)
     data_dir = helpers.write_learnable_idx(tmp_path / "data", train=128, test=32)
     config = helpers.train_config(tmp_path, data_dir, train={"epochs": 4, "steps_per_epoch": 2},
                                   adversarial={"enabled": True, "method": "trades", "epsilon": 0.1, "iterations": 2,
                                                "epsilon_warmup_epochs": 2})
-    with pytest.raises(_Crash):
+    with pytest.raises(helpers.Crash):
         train.main(["--config", config])
     assert (tmp_path / "run" / "backup").is_dir()
-    monkeypatch.setattr(callbacks_lib, "make_callbacks", make)
+    undo()
     assert train.main(["--config", config]) == 0
     rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"

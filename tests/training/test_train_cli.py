@@ -63,32 +63,18 @@ def test_trains_writes_outputs_and_exports(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "exports" / "m")) == ["1", "2"]
 
 
-class _Crash(Exception):
-    pass
-
-
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path, monkeypatch):
-    import tf_keras as keras
-
-    from robustkit.training import callbacks as callbacks_lib
-
-    class CrashAfterSecondEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise _Crash("killed")
-
-    make = callbacks_lib.make_callbacks
-    monkeypatch.setattr(callbacks_lib, "make_callbacks", lambda *a: make(*a) + [CrashAfterSecondEpoch()])
+    undo = helpers.crash_after_epoch(monkeypatch, 1)
     data_dir = helpers.write_learnable_idx(tmp_path / "data")
     config = helpers.train_config(tmp_path, data_dir, train={"epochs": 4})
-    with pytest.raises(_Crash):
+    with pytest.raises(helpers.Crash):
         train.main(["--config", config])
     run = tmp_path / "run"
     assert (run / "backup").is_dir()
     assert not (tmp_path / "exports").exists(), "nothing is exported before training ends"
 
-    monkeypatch.setattr(callbacks_lib, "make_callbacks", make)
+    undo()
     assert train.main(["--config", config]) == 0
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"], "the rerun continues at epoch 2"
