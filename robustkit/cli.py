@@ -32,7 +32,14 @@ def main(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], i
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """Adds ``--config``, ``--set`` and ``--print-config``."""
-    parser.add_argument("--config", metavar="FILE", help="YAML config from configs/ (defaults are used if omitted)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML config from configs/ (repeatable: later files are deep-merged over earlier ones, then --set "
+             "applies; defaults are used if omitted)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -66,6 +73,7 @@ Job = TypeVar("Job")
 def load_job(schema: Type[Job], args: argparse.Namespace, overrides: Optional[Sequence[str]] = None) -> Optional[Job]:
     """The job of ``--config`` and ``--set`` (plus ``overrides``), with ``--out`` as ``run.dir``.
 
+    The ``--config`` files are deep-merged in order, each over the ones before, then the overrides apply.
     Returns None after printing the resolved config when ``--print-config`` was given.
     """
     from robustkit import config as config_lib

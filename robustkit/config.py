@@ -9,16 +9,27 @@ such metadata holds several components keyed by label (``attacks: {pgd_l2: {name
 pgd, norm: l2}}``): each block's ``name`` defaults to its label, ``false`` drops a
 block, and ``--set attacks.pgd_l2.norm=linf`` reaches into one.
 
+A config file may build on others: a top-level ``base:`` names a file, or a
+list of files, relative to the directory of the file that names it. The bases
+(with their own bases) are deep-merged in order and the file's own keys over
+them: mappings merge key by key, any other value, a list included, replaces.
+Several files given together apply the same way, each over the ones before.
+
+A field may list deprecated spellings of its values in its metadata,
+``{"aliases": {"infinity": "linf"}}``: a config that uses one is read as the
+new spelling, with a warning in the log.
+
 Errors are `ConfigError`s: one paragraph naming the file, the dotted key, the
 value and what was expected; an unknown key comes with the nearest known one.
 """
 
 import dataclasses
 import difflib
+import logging
 import os
 import sys
 import typing
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import yaml
 
@@ -26,6 +37,10 @@ from robustkit import outputs
 from robustkit.errors import UserError
 
 T = TypeVar("T")
+
+BASE_KEY = "base"
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(UserError, ValueError):
@@ -150,11 +165,20 @@ class _Parser:
             elif registry is not None:
                 kwargs[name] = self.choice(field, registry(), data.get(name), sub)
             elif name in data:
-                kwargs[name] = self.value(hints[name], data[name], sub)
+                kwargs[name] = self.value(hints[name], self.new_spelling(field, data[name], sub), sub)
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as err:
             self.fail(key, f"is invalid: {err}")
+
+    def new_spelling(self, field: dataclasses.Field, value: Any, key: str) -> Any:
+        """``value``, or its new spelling when the field's metadata lists it as a deprecated alias."""
+        aliases = field.metadata.get("aliases", {})
+        if isinstance(value, str) and value in aliases:
+            log.warning("config %s: key '%s' has value %r, a deprecated spelling; write %r instead", self.source,
+                        key, value, aliases[value])
+            return aliases[value]
+        return value
 
     def choice(self, field: Optional[dataclasses.Field], registry: Any, data: Any, key: str,
                default: Optional[str] = None) -> Any:
@@ -227,7 +251,7 @@ def apply_overrides(data: Dict[str, Any], overrides: Iterable[str], source: str 
 
 
 def read_yaml(path: str) -> Dict[str, Any]:
-    """Reads a YAML mapping, failing with the file name on any problem."""
+    """Reads one YAML mapping as written (``base:`` untouched), failing with the file name on any problem."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file {path!r} does not exist (pass --config with a YAML file from configs/)")
     try:
@@ -242,11 +266,78 @@ def read_yaml(path: str) -> Dict[str, Any]:
     return dict(data)
 
 
-def load(cls: Type[T], path: Optional[str], overrides: Iterable[str] = ()) -> T:
-    """Reads ``path`` (or nothing: all defaults), applies overrides, validates."""
-    data = read_yaml(path) if path else {}
-    data = apply_overrides(data, overrides)
-    return parse(cls, data, source=repr(path) if path else "(defaults)")
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> Dict[str, Any]:
+    """``over`` deep-merged onto ``base``: mappings merge key by key; any other value, a list too, replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config(path: str, _chain: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """Reads a config file with its ``base:`` files merged under it, without the ``base`` key.
+
+    Args:
+      path: the YAML file.
+      _chain: the files whose bases led here (to refuse a cycle).
+
+    Raises:
+      ConfigError: for a file that cannot be read, a ``base`` that is not a
+        path or a list of paths, a base that does not exist, or a cycle of bases.
+    """
+    data = read_yaml(path)
+    if BASE_KEY not in data:
+        return data
+    bases = data.pop(BASE_KEY)
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) and b for b in bases):
+        raise ConfigError(f"config {path!r}: key '{BASE_KEY}' has value {bases!r}; expected a path or a list of "
+                          "paths to YAML config files, relative to this file's directory")
+    chain = (*_chain, path)
+    merged: Dict[str, Any] = {}
+    for base in bases:
+        base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
+        if not os.path.isfile(base_path):
+            raise ConfigError(f"config {path!r}: key '{BASE_KEY}' names {base!r}, but {base_path!r} does not exist "
+                              "(a base is found relative to the directory of the file that names it)")
+        if any(os.path.samefile(base_path, p) for p in chain):
+            cycle = " -> ".join(repr(p) for p in (*chain, base_path))
+            raise ConfigError(f"config {path!r}: key '{BASE_KEY}' names {base!r}, which makes a cycle of bases "
+                              f"({cycle}); a file cannot build on itself")
+        merged = merge(merged, read_config(base_path, chain))
+    return merge(merged, data)
+
+
+Paths = Union[None, str, Sequence[str]]
+
+
+def _paths(paths: Paths) -> List[str]:
+    if not paths:
+        return []
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
+def read_configs(paths: Paths) -> Dict[str, Any]:
+    """Reads config files (see `read_config`) and deep-merges them in order, later files over earlier ones."""
+    data: Dict[str, Any] = {}
+    for path in _paths(paths):
+        data = merge(data, read_config(path))
+    return data
+
+
+def describe(paths: Paths) -> str:
+    """How errors name the config files: ``'a.yaml'``, ``'a.yaml' + 'b.yaml'`` or ``(defaults)``."""
+    return " + ".join(repr(p) for p in _paths(paths)) or "(defaults)"
+
+
+def load(cls: Type[T], paths: Paths, overrides: Iterable[str] = ()) -> T:
+    """Reads ``paths`` (one file, several merged in order, or none: all defaults), applies overrides, validates."""
+    data = apply_overrides(read_configs(paths), overrides)
+    return parse(cls, data, source=describe(paths))
 
 
 def to_dict(config: Any) -> Dict[str, Any]:
@@ -260,3 +351,24 @@ def save(config: Any, path: str, command: Optional[str] = None) -> None:
         to_dict(config), sort_keys=False, default_flow_style=False
     )
     outputs.write_text(path, text)
+
+
+def from_python(config: Any, sections: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
+    """The raw mapping of a config given in Python, and how errors name it.
+
+    ``config`` is a YAML path (read with its bases), a mapping, a job object
+    (turned back into its mapping, so it is validated again as a parsed one is)
+    or None (all defaults); ``sections`` are deep-merged over it.
+    """
+    if config is None:
+        data: Dict[str, Any] = {}
+    elif isinstance(config, (str, os.PathLike)):
+        data = read_config(os.fspath(config))
+    elif isinstance(config, Mapping):
+        data = dict(config)
+    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
+        data = to_dict(config)
+    else:
+        raise TypeError(f"config must be a YAML path, a mapping or a job object, got {type(config).__name__}")
+    source = repr(os.fspath(config)) if isinstance(config, (str, os.PathLike)) else "(Python)"
+    return merge(data, dict(sections)), source

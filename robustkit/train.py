@@ -11,9 +11,9 @@ Examples:
 
 import argparse
 import sys
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
-from robustkit import cli
+from robustkit import callable_module, cli
 from robustkit import config as config_lib
 from robustkit.training.config import TrainJob
 
@@ -47,10 +47,14 @@ def _run_generative(job: Any) -> Any:
     return run_generative(job)
 
 
-def load_job(path: Optional[str], overrides: Sequence[str]) -> Tuple[Any, Callable[[Any], Any]]:
-    """The validated job of a config and the function that runs it, chosen by its ``task``."""
-    data = config_lib.apply_overrides(config_lib.read_yaml(path) if path else {}, overrides)
-    source = repr(path) if path else "(defaults)"
+def load_job(paths: config_lib.Paths, overrides: Sequence[str]) -> Tuple[Any, Callable[[Any], Any]]:
+    """The validated job of config files (merged in order) and ``--set`` overrides, and the function that runs it."""
+    data = config_lib.apply_overrides(config_lib.read_configs(paths), overrides)
+    return job_of(data, config_lib.describe(paths))
+
+
+def job_of(data: Dict[str, Any], source: str) -> Tuple[Any, Callable[[Any], Any]]:
+    """The validated job of a config mapping and the function that runs it, chosen by its ``task``."""
     task = data.get("task", "classifier")
     if task == "classifier":
         return config_lib.parse(TrainJob, data, source), _run_classifier
@@ -77,6 +81,30 @@ def _run(args: argparse.Namespace) -> int:
     print(f"exported: {result.export_path or 'nothing (this worker is not the chief)'}")
     return 0
 
+
+def train(config: Any = None, **sections: Any) -> Any:
+    """Trains and exports what a config describes, from Python: ``robustkit.train(config, **sections)``.
+
+    Args:
+      config: a YAML path (with its ``base:`` files), a mapping, a `TrainJob`
+        (validated again, as a parsed one is) or None for the defaults.
+      sections: config sections merged over it key by key, e.g.
+        ``train={"epochs": 1}, data={"train_limit": 2000}``.
+
+    Returns:
+      `robustkit.training.loop.TrainResult` (``run_dir``, ``export_path``,
+      ``metrics``, the trained Keras ``model``), or the generative run's result
+      for ``task: vae | cvae``.
+
+    Raises:
+      robustkit.config.ConfigError: the config is invalid, with the key and the reason.
+    """
+    job, run = job_of(*config_lib.from_python(config, sections))
+    return run(job)
+
+
+# ``robustkit.train(...)`` calls `train` (see `robustkit.callable_module`).
+callable_module.make_callable(__name__, __name__, "train")
 
 if __name__ == "__main__":
     sys.exit(main())

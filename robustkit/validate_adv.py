@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 from robustkit import cli
 from robustkit import config as config_lib
 from robustkit.evaluation.config import ValidateJob
-from robustkit.evaluation.paths import parse_model_flags
+from robustkit.models.paths import parse_model_flags
 
 
 def parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@
 The default model is the quickstart's MobileNetV2 (alpha 0.35, 32x32x1, 10
 classes, random weights: throughput does not depend on training); ``--arch
 small_cnn`` takes the 28x28 CNN instead, ``--model`` any model
-`robustkit.evaluation.loading` reads. On one batch of ``--batch-size`` random
+`robustkit.models.loading` reads. On one batch of ``--batch-size`` random
 images it times, after one untimed warm-up call each:
 
 1. ``fgsm``: robustkit's FGSM (one compiled `tf.function`);
@@ -64,7 +64,7 @@ def _keras_model(args: argparse.Namespace) -> keras.Model:
     """A Keras model with input ``image`` (NSL's wrapper needs one)."""
     keras.utils.set_random_seed(args.seed)
     if args.model:
-        from robustkit.evaluation.loading import load_model
+        from robustkit.models.loading import load_model
 
         loaded = load_model("bench", args.model)
         size = loaded.input_size or 32
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     ours_pgd = pgd(PgdConfig(epsilons=[eps], iterations=k, step_size=2.5, random_start=False))
     nsl_compiled = nsl_attack(NslAttackConfig(epsilons=[eps], pgd_iterations=k, step_size=2.5))
     perturb = adversarial.perturb_on_batch_fn(
-        model, AdversarialConfig(step_size=step, norm="infinity", pgd_iterations=k, pgd_epsilon=eps))
+        model, AdversarialConfig(step_size=step, norm="linf", pgd_iterations=k, pgd_epsilon=eps))
     methods = {
         "fgsm": lambda: ours_fgsm(model, images, labels, epsilon=eps),
         "pgd": lambda: ours_pgd(model, images, labels, epsilon=eps),

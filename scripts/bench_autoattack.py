@@ -29,8 +29,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit import outputs, versions
-from robustkit.attacks.apgd import ApgdConfig, apgd
-from robustkit.attacks.autoattack import AutoAttackConfig, autoattack
+from robustkit.attacks.apgd_attack import ApgdConfig, apgd
+from robustkit.attacks.autoattack_cascade import AutoAttackConfig, autoattack
 from robustkit.attacks.gradient import PgdConfig, pgd
 from robustkit.data.idx import read_idx_split
 from robustkit.models.small_cnn import SmallCNNConfig, build
@@ -58,7 +58,7 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def _model(args: argparse.Namespace, data: Dict[str, np.ndarray]):
     if args.model:
-        from robustkit.evaluation.loading import load_model
+        from robustkit.models.loading import load_model
 
         model = load_model("bench", args.model)
         model.calibrate(data["x_test"][:256], data["y_test"][:256])

@@ -43,7 +43,7 @@ import tensorflow as tf
 from robustkit import outputs, versions
 from robustkit.data import DATASETS
 from robustkit.separation import exact
-from robustkit.separation.run import load_arrays
+from robustkit.data.examples import load_arrays
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 from robustkit import outputs  # noqa: E402
 from robustkit.data import DataConfig, load_split  # noqa: E402
 from robustkit.data.corruptions import rotate_batch  # noqa: E402
-from robustkit.evaluation.loading import load_model  # noqa: E402
-from robustkit.evaluation.paths import parse_model_flags  # noqa: E402
+from robustkit.models.loading import load_model  # noqa: E402
+from robustkit.models.paths import parse_model_flags  # noqa: E402
 
 
 def main() -> int:

@@ -6,7 +6,6 @@ import os
 from typing import List, Literal, Optional
 
 import pytest
-import yaml
 
 from robustkit import config as config_lib
 from robustkit.config import ConfigError
@@ -119,8 +118,8 @@ def test_saved_config_reloads_equal(tmp_path):
 
 TRAIN_CONFIGS = sorted(
     p for p in glob.glob(os.path.join(ROOT, "configs", "*.yaml"))
-    if yaml.safe_load(open(p)).get("task", "classifier") == "classifier"
-    and "train" in yaml.safe_load(open(p))
+    if config_lib.read_config(p).get("task", "classifier") == "classifier"
+    and "train" in config_lib.read_config(p)
 )
 
 

@@ -53,9 +53,10 @@ def test_a_stalled_fit_ends_the_process_with_the_stall_code_and_says_where(fit, 
 
 def test_steady_progress_never_fires_even_when_the_whole_fit_takes_longer_than_the_timeout(fit):
     codes = []
-    with watchdog.Watchdog(0.5, "training", exit_fn=codes.append) as dog:
-        for batch in range(6):  # 6 x 0.2 s = 1.2 s in all, never 0.5 s without a beat.
-            fit([watchdog.beats(), _Sleep(at_batch=0, seconds=0.2)], batches=1)
+    # 12 x 0.25 s = 3 s in all, never 2 s without a beat (the margin absorbs a loaded machine's slow fits).
+    with watchdog.Watchdog(2.0, "training", exit_fn=codes.append) as dog:
+        for batch in range(12):
+            fit([watchdog.beats(), _Sleep(at_batch=0, seconds=0.25)], batches=1)
     assert not dog.fired and codes == []
 
 

@@ -14,35 +14,42 @@ Registered attacks:
 - ``transfer``: PGD on a surrogate model, scored on every model (`transfer`);
 - ``noise``: uniform or Gaussian noise of norm epsilon, the baseline (`noise`);
 - ``cvae``: the worst case inside a CVAE's learned perturbation set (`cvae`);
-- ``apgd``: Auto-PGD on CE or DLR, or targeted (APGD-T) (`apgd`);
-- ``fab``: the minimal-perturbation FAB attack, or FAB-T (`fab`);
-- ``square``: the score-based Square attack, forward passes only (`square`);
-- ``autoattack``: the AutoAttack cascade, standard, plus or rand (`autoattack`).
+- ``apgd``: Auto-PGD on CE or DLR, or targeted (APGD-T) (`apgd_attack`);
+- ``fab``: the minimal-perturbation FAB attack, or FAB-T (`fab_attack`);
+- ``square``: the score-based Square attack, forward passes only (`square_attack`);
+- ``autoattack``: the AutoAttack cascade, standard, plus or rand (`autoattack_cascade`).
+
+Called from Python on arrays (`robustkit.attacks.functional`)::
+
+    adversarial = robustkit.attacks.pgd(model, images, labels, epsilon=0.1, norm="linf", iterations=10)
+    adversarial = robustkit.attacks.autoattack(model, images, labels, epsilon=0.1)
+    adversarial = robustkit.attacks.attack("square", model, images, labels, epsilon=0.1, queries=1000)
+
+Importing this package loads only the options and the registry (no TensorFlow);
+the functions and `Attack` load their modules on first use. The modules behind
+``apgd``, ``fab``, ``square`` and ``autoattack`` are ``apgd_attack``,
+``fab_attack``, ``square_attack`` and ``autoattack_cascade``.
 """
 
-from robustkit.attacks import apgd, autoattack, cvae, fab, gradient, iaa, lbfgs, noise, nsl, square, transfer
-from robustkit.attacks.base import Attack, AttackConfig, SweepConfig
-from robustkit.registry import Registry
+import importlib
+from typing import Any
 
-ATTACKS = Registry("attack")
-ATTACKS.register("fgsm", gradient.fgsm, gradient.FgsmConfig)
-ATTACKS.register("fgm", gradient.fgm, gradient.FgmConfig)
-ATTACKS.register("pgd", gradient.pgd, gradient.PgdConfig)
-ATTACKS.register("lbfgs", lbfgs.lbfgs, lbfgs.LbfgsConfig)
-ATTACKS.register("iaa", iaa.iaa, iaa.IaaConfig)
-ATTACKS.register("nsl", nsl.nsl_attack, nsl.NslAttackConfig)
-ATTACKS.register("transfer", transfer.transfer, transfer.TransferConfig)
-ATTACKS.register("noise", noise.noise, noise.NoiseConfig)
-ATTACKS.register("cvae", cvae.cvae, cvae.CvaeAttackConfig)
-ATTACKS.register("apgd", apgd.apgd, apgd.ApgdConfig)
-ATTACKS.register("fab", fab.fab, fab.FabConfig)
-ATTACKS.register("square", square.square, square.SquareConfig)
-ATTACKS.register("autoattack", autoattack.autoattack, autoattack.AutoAttackConfig)
+from robustkit.attacks.options import AttackConfig, SweepConfig
+from robustkit.attacks.registry import ATTACKS, build_attack
+
+_FUNCTIONS = ("apgd", "attack", "autoattack", "fab", "fgsm", "pgd", "square")
 
 
-def build_attack(options: AttackConfig) -> Attack:
-    """Builds the attack a config block names."""
-    return ATTACKS.build(options)
+def __getattr__(name: str) -> Any:
+    if name in _FUNCTIONS:
+        value = getattr(importlib.import_module("robustkit.attacks.functional"), name)
+    elif name == "Attack":
+        value = importlib.import_module("robustkit.attacks.base").Attack
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
-__all__ = ["ATTACKS", "Attack", "AttackConfig", "SweepConfig", "build_attack"]
+__all__ = ["ATTACKS", "Attack", "AttackConfig", "SweepConfig", "apgd", "attack", "autoattack", "build_attack", "fab",
+           "fgsm", "pgd", "square"]

@@ -1,9 +1,9 @@
-"""What every attack shares: options, the call convention, norms, projections, targets.
+"""What every attack shares: the call convention, norms, projections, targets (options: `options`).
 
 An attack is called as ``attack(model, images, labels, epsilon=..., seed=...)``
 and returns adversarial images of the same shape, in [0, 1]. ``model`` is any
 callable from float32 images in [0, 1] to logits (a Keras model, or a loaded
-`robustkit.evaluation.loading.Model`). ``epsilon`` is the radius in the attack's
+`robustkit.models.loading.Model`). ``epsilon`` is the radius in the attack's
 norm, in pixel units of [0, 1]; attacks without one (L-BFGS, IAA) take None.
 ``seed`` is a pair of integers for the stateless random ops (random starts,
 random targets, noise), so a run is reproducible.
@@ -12,63 +12,18 @@ Each attack compiles its work with `tf.function` once per model: epsilon and
 seed are tensors, so a sweep over epsilons does not retrace.
 """
 
-import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-Norm = Literal["linf", "l2"]
-Target = Optional[Literal["random", "least_likely"]]
+from robustkit.attacks.options import AttackConfig, Norm, SweepConfig, Target  # noqa: F401  (re-exported)
+
 Seed = Tuple[int, int]
 
 _TINY = 1e-12
-
-
-@dataclasses.dataclass
-class AttackConfig:
-    """Keys every attack has; each attack's options class extends this.
-
-    Attributes:
-      name: the attack (see `robustkit.attacks.ATTACKS`).
-      max_examples: attack only the first this many evaluation examples (null:
-        all); for the slow attacks. Every model still sees the same examples.
-    """
-
-    name: str = ""
-    max_examples: Optional[int] = None
-
-    def __post_init__(self):
-        if self.max_examples is not None and self.max_examples < 1:
-            raise ValueError(f"max_examples = {self.max_examples} must be at least 1, or null for all")
-
-
-@dataclasses.dataclass
-class SweepConfig(AttackConfig):
-    """An attack run over a list of epsilons.
-
-    Attributes:
-      epsilons: radii in the attack's norm, in pixel units of [0, 1]. L-inf
-        radii must lie in [0, 1]; L2 radii must be >= 0 and are checked against
-        the images' size once it is known (at most sqrt(H * W * C)). Sorted.
-    """
-
-    epsilons: List[float] = dataclasses.field(default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2, 0.3])
-
-    def __post_init__(self):
-        super().__post_init__()
-        norm = getattr(self, "norm", "linf")
-        if not self.epsilons:
-            raise ValueError("epsilons is empty; give at least one radius, e.g. [0.0, 0.1]")
-        for eps in self.epsilons:
-            if not math.isfinite(eps) or eps < 0 or (norm == "linf" and eps > 1):
-                bound = {"linf": "[0, 1] (pixel units)", "l2": "[0, sqrt(H * W * C)]"}.get(norm, "[0, inf)")
-                raise ValueError(f"epsilon {eps} is outside {bound} for the {norm} norm")
-        if len(set(self.epsilons)) != len(self.epsilons):
-            raise ValueError(f"epsilons {self.epsilons} repeat a value")
-        self.epsilons = sorted(self.epsilons)
 
 
 class Attack:

@@ -19,45 +19,10 @@ trained on (a 32x32 RGB classifier, a 28x28 grey set), images are resized and
 converted on the way in and out of the set (`PerturbationSet.for_shape`).
 """
 
-import dataclasses
-import math
-from typing import List, Optional
-
 import tensorflow as tf
 
 from robustkit.attacks import base
-
-
-@dataclasses.dataclass
-class CvaeAttackConfig(base.SweepConfig):
-    """Options of ``cvae``.
-
-    Attributes:
-      path: the CVAE export (``exported:`` path of a ``task: cvae`` run, or its
-        model root of numbered versions).
-      epsilons: radii of the normalised latent ball (>= 0).
-      iterations: PGD steps in the latent ball.
-      step_size: the L2 length of a step in u; null: 2.5 * radius / iterations.
-      random_start: start from a uniform point of the ball instead of the prior mean.
-    """
-
-    name: str = "cvae"
-    path: str = ""
-    epsilons: List[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
-    iterations: int = 10
-    step_size: Optional[float] = None
-    random_start: bool = False
-    norm = "latent"  # Radii are not pixel distances; not a config key.
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not self.path:
-            raise ValueError("path is empty; give the CVAE export a `task: cvae` training run printed as "
-                             "'exported: <path>'")
-        if self.iterations < 1:
-            raise ValueError(f"iterations = {self.iterations} must be at least 1")
-        if self.step_size is not None and not (math.isfinite(self.step_size) and self.step_size > 0):
-            raise ValueError(f"step_size = {self.step_size} must be a positive number, or null")
+from robustkit.attacks.options import CvaeAttackConfig
 
 
 class CvaeAttack(base.Attack):

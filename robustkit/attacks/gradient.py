@@ -21,74 +21,12 @@ Step size: PGD's ``step_size`` is relative; each step moves
 one step of exactly epsilon.
 """
 
-import dataclasses
-from typing import List, Literal, Optional
+from typing import Optional
 
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm, Target
-
-
-@dataclasses.dataclass
-class FgsmConfig(base.SweepConfig):
-    """Options of ``fgsm`` (L-inf, one step).
-
-    Attributes:
-      targeted: null (away from the label), random or least_likely.
-    """
-
-    name: str = "fgsm"
-    targeted: Target = None
-
-
-@dataclasses.dataclass
-class FgmConfig(base.SweepConfig):
-    """Options of ``fgm`` (L2, one step); epsilons are L2 radii.
-
-    Attributes:
-      targeted: null (away from the label), random or least_likely.
-    """
-
-    name: str = "fgm"
-    epsilons: List[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0])
-    targeted: Target = None
-    norm = "l2"
-
-
-@dataclasses.dataclass
-class PgdConfig(base.SweepConfig):
-    """Options of ``pgd``.
-
-    Attributes:
-      norm: linf or l2.
-      iterations: gradient steps per run.
-      step_size: each step is ``step_size * epsilon / iterations``.
-      restarts: independent runs from random starts; per example, a run that
-        fools the model wins, then the one with the highest loss.
-      random_start: start from a uniform draw in the epsilon ball.
-      targeted: null (away from the label), random or least_likely.
-      loss: cross_entropy, or margin (Carlini and Wagner's logit margin,
-        which does not saturate with the softmax).
-    """
-
-    name: str = "pgd"
-    norm: Norm = "linf"
-    iterations: int = 10
-    step_size: float = 2.5
-    restarts: int = 1
-    random_start: bool = True
-    targeted: Target = None
-    loss: Literal["cross_entropy", "margin"] = "cross_entropy"
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.iterations < 1:
-            raise ValueError(f"iterations = {self.iterations} must be at least 1")
-        if self.restarts < 1:
-            raise ValueError(f"restarts = {self.restarts} must be at least 1")
-        if self.step_size <= 0:
-            raise ValueError(f"step_size = {self.step_size} must be positive (it is relative to epsilon)")
+from robustkit.attacks.options import FgmConfig, FgsmConfig, PgdConfig
 
 
 class GradientAttack(base.Attack):

@@ -16,7 +16,8 @@ textured ones, so the attack perturbs high-variance pixels first:
 
 Each iteration moves the ``m`` pixels of highest priority magnitude by
 ``delta`` in the direction of their gradient (clipped to [0, 1]), until the
-perceptual distance would pass ``D_max``. Two readings of the seed's pseudo-code
+perceptual distance would pass ``D_max``. Two readings of the pseudo-code of
+"Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models"
 are made explicit: the sensitivity and the distance are measured against the
 original image (the distance is cumulative), and pixels are taken in priority
 order only while the distance stays within ``D_max``, so it never exceeds it.
@@ -24,48 +25,13 @@ An example whose next pixel would pass ``D_max``, or that has no pixel left to
 move, stops. The distance reached is reported per example.
 """
 
-import dataclasses
 from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Target
-
-
-@dataclasses.dataclass
-class IaaConfig(base.AttackConfig):
-    """Options of ``iaa``.
-
-    Attributes:
-      targeted: null (move away from the label), random or least_likely.
-      m: pixels (per channel) perturbed per iteration.
-      delta: how far each chosen pixel moves per iteration, in pixel units.
-      d_max: the largest perceptual distance allowed.
-      sharpness: ``k`` of the soft maximum in ``Gap``.
-      min_sd: the floor on the neighbourhood standard deviation.
-      max_iterations: a cap on iterations.
-    """
-
-    name: str = "iaa"
-    targeted: Target = None
-    m: int = 10
-    delta: float = 0.05
-    d_max: float = 10.0
-    sharpness: float = 10.0
-    min_sd: float = 0.01
-    max_iterations: int = 200
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.m < 1 or self.max_iterations < 1:
-            raise ValueError(f"m = {self.m} and max_iterations = {self.max_iterations} must be at least 1")
-        if not 0 < self.delta <= 1:
-            raise ValueError(f"delta = {self.delta} must lie in (0, 1]")
-        for key in ("d_max", "sharpness", "min_sd"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key} = {getattr(self, key)} must be positive")
+from robustkit.attacks.options import IaaConfig
 
 
 def sensitivity(images: tf.Tensor, min_sd: float) -> tf.Tensor:

@@ -20,45 +20,12 @@ TensorFlow function over the whole batch; the per-example problems are
 independent, so one L-BFGS-B run over the batch solves them together.
 """
 
-import dataclasses
-from typing import Literal
-
 import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
 from robustkit.attacks import base
-
-
-@dataclasses.dataclass
-class LbfgsConfig(base.AttackConfig):
-    """Options of ``lbfgs``.
-
-    Attributes:
-      targeted: how the target class is chosen: random (another class than the
-        label) or least_likely (the clean image's lowest logit).
-      c_init: the first weight of the distance term.
-      c_factor: how far ``c`` moves before the search has bracketed it.
-      search_steps: L-BFGS-B runs per example (values of ``c`` tried).
-      iterations: L-BFGS-B iterations per run.
-    """
-
-    name: str = "lbfgs"
-    targeted: Literal["random", "least_likely"] = "random"
-    c_init: float = 0.1
-    c_factor: float = 10.0
-    search_steps: int = 5
-    iterations: int = 50
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.c_init <= 0:
-            raise ValueError(f"c_init = {self.c_init} must be positive")
-        if self.c_factor <= 1:
-            raise ValueError(f"c_factor = {self.c_factor} must be greater than 1")
-        for key in ("search_steps", "iterations"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} = {getattr(self, key)} must be at least 1")
+from robustkit.attacks.options import LbfgsConfig
 
 
 class LbfgsAttack(base.Attack):

@@ -8,27 +8,10 @@ its L-inf or L2 norm is exactly epsilon, then the image is clipped to [0, 1]
 model, so every model is scored on the same ones.
 """
 
-import dataclasses
-from typing import Literal
-
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm
-
-
-@dataclasses.dataclass
-class NoiseConfig(base.SweepConfig):
-    """Options of ``noise``.
-
-    Attributes:
-      norm: linf or l2: the norm the draw is rescaled to.
-      distribution: uniform (in [-1, 1] per pixel) or gaussian, before rescaling.
-    """
-
-    name: str = "noise"
-    norm: Norm = "linf"
-    distribution: Literal["uniform", "gaussian"] = "uniform"
+from robustkit.attacks.options import NoiseConfig
 
 
 class NoiseAttack(base.Attack):

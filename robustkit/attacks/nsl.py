@@ -13,43 +13,14 @@ For each epsilon of the sweep: one step of ``adv_step_size = epsilon``, or with
 ``step_size * epsilon / pgd_iterations``.
 """
 
-import dataclasses
 from typing import Dict
 
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm
+from robustkit.attacks.options import NslAttackConfig
 from robustkit.training import adversarial
 from robustkit.training.config import AdversarialConfig
-
-_NSL_NORMS = {"linf": "infinity", "l2": "l2"}
-
-
-@dataclasses.dataclass
-class NslAttackConfig(base.SweepConfig):
-    """Options of ``nsl``.
-
-    Attributes:
-      norm: linf or l2 (NSL's ``infinity`` and ``l2``).
-      pgd_iterations: NSL's PGD steps (1: a single step of epsilon).
-      step_size: with PGD, each step is ``step_size * epsilon / pgd_iterations``.
-      random_init: with PGD, NSL's random start in the epsilon ball (NSL draws
-        it with stateful random ops, seeded by ``run.seed`` only globally).
-    """
-
-    name: str = "nsl"
-    norm: Norm = "linf"
-    pgd_iterations: int = 1
-    step_size: float = 2.5
-    random_init: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.pgd_iterations < 1:
-            raise ValueError(f"pgd_iterations = {self.pgd_iterations} must be at least 1")
-        if self.step_size <= 0:
-            raise ValueError(f"step_size = {self.step_size} must be positive")
 
 
 def adversarial_config(options: NslAttackConfig, epsilon: float) -> AdversarialConfig:
@@ -58,7 +29,7 @@ def adversarial_config(options: NslAttackConfig, epsilon: float) -> AdversarialC
     return AdversarialConfig(
         enabled=True,
         step_size=options.step_size * epsilon / options.pgd_iterations if pgd else epsilon,
-        norm=_NSL_NORMS[options.norm],
+        norm=options.norm,
         pgd_iterations=options.pgd_iterations,
         pgd_epsilon=epsilon if pgd else None,
         random_init=options.random_init and pgd,

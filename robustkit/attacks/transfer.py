@@ -3,7 +3,7 @@
 Papernot et al. (2017), "Practical Black-Box Attacks against Machine Learning",
 and Liu et al. (2017), "Delving into Transferable Adversarial Examples and
 Black-box Attacks": examples crafted with white-box access to one model often
-fool another. The seed's validation (one reference model perturbs the data,
+fool another. The validation of "Adversarially-Trained Classifier" (one reference model perturbs the data,
 base and adversarially regularised models are scored on the same perturbed
 images) is exactly this attack.
 
@@ -12,27 +12,8 @@ step_size: 1, random_start: false`` gives FGSM) on ``surrogate``: the name of
 one of the ``--model`` models, or the path of another model.
 """
 
-import dataclasses
-
-from robustkit.attacks.gradient import GradientAttack, PgdConfig
-
-
-@dataclasses.dataclass
-class TransferConfig(PgdConfig):
-    """Options of ``transfer``: PGD's, plus the surrogate.
-
-    Attributes:
-      surrogate: a ``--model`` name, or a model path (a SavedModel directory,
-        a model root of numbered versions, or a Keras file).
-    """
-
-    name: str = "transfer"
-    surrogate: str = ""
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not self.surrogate:
-            raise ValueError("surrogate is empty; name one of the --model models, or give a model path")
+from robustkit.attacks.gradient import GradientAttack
+from robustkit.attacks.options import TransferConfig
 
 
 class TransferAttack(GradientAttack):

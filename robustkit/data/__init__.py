@@ -9,29 +9,71 @@ One front door per job:
   images and int64 labels, plus class names and sizes).
 - `make_pipeline(source, batch_size, training=..., seed=...)`: batches of
   ``{'image': float32 [B, S, S, C] in [0, 1], 'label': int64 [B]}``.
+- `PAIR_SOURCES`: the sources of (clean, corrupted) pairs for the generative
+  models (`robustkit.data.pairs`).
 
 Registered datasets: ``mnist`` and ``fashion_mnist`` (IDX files, `idx`),
 ``tiny_imagenet`` (`tiny_imagenet`) and ``tfds`` (any TFDS builder,
 `tfds_source`).
+
+Importing this package imports no TensorFlow: the registries hold the options
+classes (`robustkit.data.options`) and import each loader when it is first
+used; `make_pipeline`, `augment_batch`, `Source` and `DataError` are imported
+from their modules when first read.
 """
 
-from typing import Optional
+import importlib
+from typing import TYPE_CHECKING, Any, Optional
 
+from robustkit.data.options import (
+    AugmentConfig,
+    CorruptedConfig,
+    DataConfig,
+    FashionMnistConfig,
+    MnistConfig,
+    MnistCorruptedConfig,
+    RotationConfig,
+    TfdsConfig,
+    TinyImageNetConfig,
+)
 from robustkit.registry import Registry
-from robustkit.data import idx, tfds_source, tiny_imagenet
-from robustkit.data.augment import augment_batch
-from robustkit.data.options import AugmentConfig, DataConfig
-from robustkit.data.pipeline import make_pipeline
-from robustkit.data.source import DataError, Source
+
+if TYPE_CHECKING:
+    from robustkit.data.source import Source
 
 DATASETS = Registry("dataset")
-DATASETS.register("mnist", idx.load_mnist, idx.MnistConfig)
-DATASETS.register("fashion_mnist", idx.load_fashion_mnist, idx.FashionMnistConfig)
-DATASETS.register("tiny_imagenet", tiny_imagenet.load_tiny_imagenet, tiny_imagenet.TinyImageNetConfig)
-DATASETS.register("tfds", tfds_source.load_tfds, tfds_source.TfdsConfig)
+DATASETS.register("mnist", "robustkit.data.idx:load_mnist", MnistConfig)
+DATASETS.register("fashion_mnist", "robustkit.data.idx:load_fashion_mnist", FashionMnistConfig)
+DATASETS.register("tiny_imagenet", "robustkit.data.tiny_imagenet:load_tiny_imagenet", TinyImageNetConfig)
+DATASETS.register("tfds", "robustkit.data.tfds_source:load_tfds", TfdsConfig)
+
+PAIR_SOURCES = Registry("pair source")
+PAIR_SOURCES.register("mnist_corrupted", "robustkit.data.pairs:_load_mnist_corrupted", MnistCorruptedConfig)
+PAIR_SOURCES.register("corrupted", "robustkit.data.pairs:_load_local", CorruptedConfig)
+PAIR_SOURCES.register("rotation", "robustkit.data.pairs:_load_local", RotationConfig)
+
+# Public names that need TensorFlow, and the modules they come from.
+_LAZY = {
+    "DataError": "robustkit.data.source",
+    "Source": "robustkit.data.source",
+    "augment_batch": "robustkit.data.augment",
+    "make_pipeline": "robustkit.data.pipeline",
+}
 
 
-def load_split(options: DataConfig, split: str, limit: Optional[int] = None) -> Source:
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def load_split(options: DataConfig, split: str, limit: Optional[int] = None) -> "Source":
     """Loads one split of the dataset ``options.name``.
 
     Args:
@@ -55,6 +97,7 @@ __all__ = [
     "DATASETS",
     "DataConfig",
     "DataError",
+    "PAIR_SOURCES",
     "Source",
     "augment_batch",
     "load_split",

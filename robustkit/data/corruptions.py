@@ -20,6 +20,8 @@ from typing import Callable, Dict, Optional, Sequence, Union
 import numpy as np
 from scipy import ndimage
 
+from robustkit.data.options import DEFAULT_SEVERITY
+
 Corruption = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
 
 # Severity tables of MNIST-C, indexed by severity - 1; the defaults are MNIST-C's choices.
@@ -248,11 +250,7 @@ CORRUPTIONS: Dict[str, Corruption] = {
     "motion_blur": motion_blur, "shear": shear, "scale": scale, "rotate": rotate, "brightness": brightness,
     "translate": translate, "stripe": stripe, "fog": fog, "spatter": spatter, "dotted_line": dotted_line,
     "zigzag": zigzag, "canny_edges": canny_edges,
-}
-DEFAULT_SEVERITY = {
-    "shot_noise": 5, "impulse_noise": 4, "glass_blur": 1, "motion_blur": 1, "shear": 2, "scale": 3,
-    "rotate": 2, "brightness": 5, "translate": 3, "fog": 5, "spatter": 4,
-}
+}  # Keys in the order of `robustkit.data.options.CORRUPTION_NAMES`, which configs validate against.
 
 
 def names() -> Sequence[str]:

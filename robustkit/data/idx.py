@@ -6,7 +6,6 @@ dimensions, one uint32 per dimension, then the data in C order. Image files have
 magic 0x00000803 (dims N, rows, cols), label files 0x00000801 (dim N).
 """
 
-import dataclasses
 import gzip
 import logging
 import os
@@ -14,7 +13,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from robustkit.data.options import DataConfig
+from robustkit.data.options import DataConfig, FashionMnistConfig, MnistConfig  # noqa: F401  (re-exported)
 from robustkit.data.source import DataError, Source, check_split, from_arrays
 
 logger = logging.getLogger(__name__)
@@ -28,20 +27,6 @@ FASHION_MNIST_CLASSES = [
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
 MNIST_CLASSES = [str(i) for i in range(10)]
-
-
-@dataclasses.dataclass
-class MnistConfig(DataConfig):
-    """MNIST: ``dir`` holds the four IDX files or ``mnist.npz``."""
-
-    name: str = "mnist"
-
-
-@dataclasses.dataclass
-class FashionMnistConfig(DataConfig):
-    """Fashion-MNIST: ``dir`` holds the four IDX files (``.gz`` or plain)."""
-
-    name: str = "fashion_mnist"
 
 
 def file_names(prefix: str) -> Tuple[str, str]:

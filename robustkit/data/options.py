@@ -1,7 +1,24 @@
-"""Config sections shared by every dataset (no TensorFlow import here)."""
+"""The options of every dataset and pair source (no TensorFlow import here).
+
+`DataConfig` holds the keys every dataset has; each dataset's options class
+extends it (`robustkit.data.DATASETS`). `PairDataConfig` does the same for the
+pair sources of the generative models (`robustkit.data.PAIR_SOURCES`). The
+loaders import these classes, so a config validates without loading them.
+"""
 
 import dataclasses
-from typing import Literal, Optional
+from typing import List, Literal, Optional
+
+# The MNIST-C corruptions (`robustkit.data.corruptions`), in ``mnist_corrupted``'s order.
+CORRUPTION_NAMES = (
+    "identity", "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale", "rotate", "brightness",
+    "translate", "stripe", "fog", "spatter", "dotted_line", "zigzag", "canny_edges",
+)
+# MNIST-C's severity of each corruption that has severities; the others apply one way.
+DEFAULT_SEVERITY = {
+    "shot_noise": 5, "impulse_noise": 4, "glass_blur": 1, "motion_blur": 1, "shear": 2, "scale": 3,
+    "rotate": 2, "brightness": 5, "translate": 3, "fog": 5, "spatter": 4,
+}
 
 
 @dataclasses.dataclass
@@ -83,3 +100,157 @@ class DataConfig:
                 raise ValueError(f"data.{key} = {value} must be a positive number of examples, or null for all")
         if self.shuffle_buffer < 1:
             raise ValueError(f"data.shuffle_buffer = {self.shuffle_buffer} must be >= 1")
+
+
+@dataclasses.dataclass
+class MnistConfig(DataConfig):
+    """MNIST: ``dir`` holds the four IDX files or ``mnist.npz``."""
+
+    name: str = "mnist"
+
+
+@dataclasses.dataclass
+class FashionMnistConfig(DataConfig):
+    """Fashion-MNIST: ``dir`` holds the four IDX files (``.gz`` or plain)."""
+
+    name: str = "fashion_mnist"
+
+
+@dataclasses.dataclass
+class TinyImageNetConfig(DataConfig):
+    """Tiny-ImageNet options.
+
+    Attributes:
+      skip_corrupt: drop files that cannot be decoded (with a warning) instead
+        of failing.
+    """
+
+    name: str = "tiny_imagenet"
+    dir: Optional[str] = "data/tiny-imagenet-200"
+    eval_split: str = "val"
+    skip_corrupt: bool = False
+
+
+@dataclasses.dataclass
+class TfdsConfig(DataConfig):
+    """A TFDS dataset; ``dir`` is the TFDS data_dir (null: TFDS's default).
+
+    Attributes:
+      builder: the TFDS name, with an optional config and version
+        (``mnist``, ``mnist_corrupted/shot_noise``, ``cifar10:3.0.2``). Required.
+      download: download and prepare the dataset if it is not prepared yet.
+      image_key: the feature holding the image.
+      label_key: the feature holding the class label (a ClassLabel).
+    """
+
+    name: str = "tfds"
+    builder: str = ""
+    download: bool = False
+    image_key: str = "image"
+    label_key: str = "label"
+
+
+@dataclasses.dataclass
+class PairDataConfig:
+    """Keys every pair source has; each source's options class extends this.
+
+    Attributes:
+      name: the source (`robustkit.data.PAIR_SOURCES`).
+      dir: where the data is (the TFDS data_dir, or the IDX directory; null: the default).
+      splits: fractions (pool, shuffle and cut) or dataset (the dataset's train and test).
+      fractions: the train, val and test shares for ``splits: fractions``.
+      pool: the source splits pooled for ``splits: fractions``.
+      seed: seeds the split, the corruptions and the rotation angles.
+      train_limit: keep at most this many training examples (null: all).
+      eval_limit: keep at most this many val and test examples each (null: all).
+      images: the images a VAE models: clean (x) or corrupted (x').
+      shuffle_buffer: examples in the training shuffle buffer.
+    """
+
+    name: str = "corrupted"
+    dir: Optional[str] = None
+    splits: Literal["fractions", "dataset"] = "fractions"
+    fractions: List[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
+    pool: List[Literal["train", "test"]] = dataclasses.field(default_factory=lambda: ["test"])
+    seed: int = 0
+    train_limit: Optional[int] = None
+    eval_limit: Optional[int] = None
+    images: Literal["clean", "corrupted"] = "clean"
+    shuffle_buffer: int = 10000
+
+    def __post_init__(self):
+        if len(self.fractions) != 3 or any(f <= 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-6:
+            raise ValueError(f"data.fractions = {self.fractions} must be three positive shares summing to 1")
+        if not self.pool or len(set(self.pool)) != len(self.pool):
+            raise ValueError(f"data.pool = {self.pool} must name train and/or test, each once")
+        for key in ("train_limit", "eval_limit"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"data.{key} = {value} must be a positive number of examples, or null")
+        if self.shuffle_buffer < 1:
+            raise ValueError(f"data.shuffle_buffer = {self.shuffle_buffer} must be >= 1")
+
+
+@dataclasses.dataclass
+class MnistCorruptedConfig(PairDataConfig):
+    """TFDS ``mnist_corrupted``: ``identity`` paired with ``corruption``.
+
+    Attributes:
+      corruption: the TFDS config of x' (``shot_noise``, ``rotate``, ...).
+      download: let TFDS download and prepare missing configs.
+    """
+
+    name: str = "mnist_corrupted"
+    corruption: str = "shot_noise"
+    download: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.corruption not in CORRUPTION_NAMES:
+            raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(CORRUPTION_NAMES)}")
+
+
+@dataclasses.dataclass
+class CorruptedConfig(PairDataConfig):
+    """A corruption applied here to a registered 28x28 grayscale dataset.
+
+    Attributes:
+      dataset: the clean images: fashion_mnist, mnist or mnist_corrupted (its identity config).
+      corruption: the MNIST-C corruption of x'.
+      severity: 1..5 (null: MNIST-C's severity); null for the corruptions
+        MNIST-C applies one way (identity, stripe, dotted_line, zigzag, canny_edges).
+    """
+
+    name: str = "corrupted"
+    dataset: str = "fashion_mnist"
+    corruption: str = "shot_noise"
+    severity: Optional[int] = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.corruption not in CORRUPTION_NAMES:
+            raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(CORRUPTION_NAMES)}")
+        if self.severity is not None and not 1 <= self.severity <= 5:
+            raise ValueError(f"data.severity = {self.severity} must lie in 1..5, or null")
+        if self.severity is not None and self.corruption not in DEFAULT_SEVERITY:
+            raise ValueError(f"data.severity = {self.severity}, but corruption {self.corruption!r} has no severities; "
+                             "leave it null")
+
+
+@dataclasses.dataclass
+class RotationConfig(PairDataConfig):
+    """Rotation bundles (x, rot(x, theta), rot(x, 2 theta)).
+
+    Attributes:
+      dataset: the clean images: fashion_mnist, mnist or mnist_corrupted (its identity config).
+      theta_max: theta ~ U[-theta_max, theta_max] degrees, drawn per example.
+    """
+
+    name: str = "rotation"
+    dataset: str = "fashion_mnist"
+    theta_max: float = 20.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.theta_max <= 90:
+            raise ValueError(f"data.theta_max = {self.theta_max} must lie in [0, 90] degrees")

@@ -1,6 +1,7 @@
 """(clean, corrupted, label) pairs and rotation bundles for learning perturbation sets.
 
-Three sources, chosen by ``data.name`` (`PAIR_SOURCES`):
+Three sources, chosen by ``data.name`` (`robustkit.data.PAIR_SOURCES`; options in
+`robustkit.data.options`):
 
 - ``mnist_corrupted``: TFDS ``mnist_corrupted``, its ``identity`` config paired
   with one corruption config example by example. Both configs hold the same
@@ -25,123 +26,18 @@ images in [0, 1].
 
 import dataclasses
 import logging
-from typing import Dict, List, Literal, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
-from robustkit.data import corruptions
+from robustkit.data import DATASETS, PAIR_SOURCES, corruptions, load_split
+from robustkit.data.options import CorruptedConfig  # noqa: F401  (re-exported)
+from robustkit.data.options import MnistCorruptedConfig, PairDataConfig, RotationConfig, TfdsConfig
 from robustkit.data.source import DataError
-from robustkit.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-
-
-@dataclasses.dataclass
-class PairDataConfig:
-    """Keys every pair source has.
-
-    Attributes:
-      name: the source (`PAIR_SOURCES`).
-      dir: where the data is (the TFDS data_dir, or the IDX directory; null: the default).
-      splits: fractions (pool, shuffle and cut) or dataset (the dataset's train and test).
-      fractions: the train, val and test shares for ``splits: fractions``.
-      pool: the source splits pooled for ``splits: fractions``.
-      seed: seeds the split, the corruptions and the rotation angles.
-      train_limit: keep at most this many training examples (null: all).
-      eval_limit: keep at most this many val and test examples each (null: all).
-      images: the images a VAE models: clean (x) or corrupted (x').
-      shuffle_buffer: examples in the training shuffle buffer.
-    """
-
-    name: str = "corrupted"
-    dir: Optional[str] = None
-    splits: Literal["fractions", "dataset"] = "fractions"
-    fractions: List[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
-    pool: List[Literal["train", "test"]] = dataclasses.field(default_factory=lambda: ["test"])
-    seed: int = 0
-    train_limit: Optional[int] = None
-    eval_limit: Optional[int] = None
-    images: Literal["clean", "corrupted"] = "clean"
-    shuffle_buffer: int = 10000
-
-    def __post_init__(self):
-        if len(self.fractions) != 3 or any(f <= 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-6:
-            raise ValueError(f"data.fractions = {self.fractions} must be three positive shares summing to 1")
-        if not self.pool or len(set(self.pool)) != len(self.pool):
-            raise ValueError(f"data.pool = {self.pool} must name train and/or test, each once")
-        for key in ("train_limit", "eval_limit"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ValueError(f"data.{key} = {value} must be a positive number of examples, or null")
-        if self.shuffle_buffer < 1:
-            raise ValueError(f"data.shuffle_buffer = {self.shuffle_buffer} must be >= 1")
-
-
-@dataclasses.dataclass
-class MnistCorruptedConfig(PairDataConfig):
-    """TFDS ``mnist_corrupted``: ``identity`` paired with ``corruption``.
-
-    Attributes:
-      corruption: the TFDS config of x' (``shot_noise``, ``rotate``, ...).
-      download: let TFDS download and prepare missing configs.
-    """
-
-    name: str = "mnist_corrupted"
-    corruption: str = "shot_noise"
-    download: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.corruption not in corruptions.CORRUPTIONS:
-            raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(corruptions.names())}")
-
-
-@dataclasses.dataclass
-class CorruptedConfig(PairDataConfig):
-    """A corruption applied here to a registered 28x28 grayscale dataset.
-
-    Attributes:
-      dataset: the clean images: fashion_mnist, mnist or mnist_corrupted (its identity config).
-      corruption: the MNIST-C corruption of x'.
-      severity: 1..5 (null: MNIST-C's severity); null for the corruptions
-        MNIST-C applies one way (identity, stripe, dotted_line, zigzag, canny_edges).
-    """
-
-    name: str = "corrupted"
-    dataset: str = "fashion_mnist"
-    corruption: str = "shot_noise"
-    severity: Optional[int] = None
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.corruption not in corruptions.CORRUPTIONS:
-            raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(corruptions.names())}")
-        if self.severity is not None and not 1 <= self.severity <= 5:
-            raise ValueError(f"data.severity = {self.severity} must lie in 1..5, or null")
-        if self.severity is not None and self.corruption not in corruptions.DEFAULT_SEVERITY:
-            raise ValueError(f"data.severity = {self.severity}, but corruption {self.corruption!r} has no severities; "
-                             "leave it null")
-
-
-@dataclasses.dataclass
-class RotationConfig(PairDataConfig):
-    """Rotation bundles (x, rot(x, theta), rot(x, 2 theta)).
-
-    Attributes:
-      dataset: the clean images: fashion_mnist, mnist or mnist_corrupted (its identity config).
-      theta_max: theta ~ U[-theta_max, theta_max] degrees, drawn per example.
-    """
-
-    name: str = "rotation"
-    dataset: str = "fashion_mnist"
-    theta_max: float = 20.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 <= self.theta_max <= 90:
-            raise ValueError(f"data.theta_max = {self.theta_max} must lie in [0, 90] degrees")
 
 
 @dataclasses.dataclass
@@ -187,7 +83,7 @@ def _arrays(source) -> Dict[str, np.ndarray]:
 
 
 def _tfds(options: PairDataConfig, config: str, split: str):
-    from robustkit.data.tfds_source import TfdsConfig, load_tfds
+    from robustkit.data.tfds_source import load_tfds  # Imports TensorFlow Datasets.
 
     download = getattr(options, "download", False)
     return load_tfds(TfdsConfig(builder=f"mnist_corrupted/{config}", dir=options.dir, download=download), split)
@@ -198,8 +94,6 @@ def _clean_split(options: PairDataConfig, dataset: str, split: str):
     if dataset == "mnist_corrupted":
         source = _tfds(options, "identity", split)
     else:
-        from robustkit.data import DATASETS, load_split
-
         known = [n for n in DATASETS.names() if n in ("mnist", "fashion_mnist")] + ["mnist_corrupted"]
         if dataset not in known:
             raise DataError(f"data.dataset = {dataset!r}; pairs are built from {', '.join(known)}")
@@ -301,12 +195,6 @@ def _load_local(options: PairDataConfig) -> Dict[str, Pairs]:
             result[split] = Pairs(clean, corrupted, labels, split, list(names))
         logger.info("%s %s: %d examples", options.name, split, len(index))
     return result
-
-
-PAIR_SOURCES = Registry("pair source")
-PAIR_SOURCES.register("mnist_corrupted", _load_mnist_corrupted, MnistCorruptedConfig)
-PAIR_SOURCES.register("corrupted", _load_local, CorruptedConfig)
-PAIR_SOURCES.register("rotation", _load_local, RotationConfig)
 
 
 def load_pairs(options: PairDataConfig) -> Dict[str, Pairs]:

@@ -9,7 +9,6 @@ dataset from ``<data_dir>/<name>/<config>/<version>/``, or prepares one from
 archives placed in ``<data_dir>/downloads/manual/``.
 """
 
-import dataclasses
 import difflib
 import logging
 import os
@@ -17,29 +16,10 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
-from robustkit.data.options import DataConfig
+from robustkit.data.options import TfdsConfig
 from robustkit.data.source import DataError, Source, apply_limit
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class TfdsConfig(DataConfig):
-    """A TFDS dataset; ``dir`` is the TFDS data_dir (null: TFDS's default).
-
-    Attributes:
-      builder: the TFDS name, with an optional config and version
-        (``mnist``, ``mnist_corrupted/shot_noise``, ``cifar10:3.0.2``). Required.
-      download: download and prepare the dataset if it is not prepared yet.
-      image_key: the feature holding the image.
-      label_key: the feature holding the class label (a ClassLabel).
-    """
-
-    name: str = "tfds"
-    builder: str = ""
-    download: bool = False
-    image_key: str = "image"
-    label_key: str = "label"
 
 
 def _data_dir_root(options: TfdsConfig) -> str:

@@ -19,7 +19,6 @@ the classes balanced; validation files keep the annotation file's order, test
 files are sorted by name.
 """
 
-import dataclasses
 import logging
 import os
 import time
@@ -28,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from robustkit.data.options import DataConfig
+from robustkit.data.options import TinyImageNetConfig
 from robustkit.data.source import DataError, Source, apply_limit, check_split, from_arrays
 
 logger = logging.getLogger(__name__)
@@ -36,21 +35,6 @@ logger = logging.getLogger(__name__)
 SIZE = 64
 SPLITS = ("train", "val", "test")
 _SHOW = 5
-
-
-@dataclasses.dataclass
-class TinyImageNetConfig(DataConfig):
-    """Tiny-ImageNet options.
-
-    Attributes:
-      skip_corrupt: drop files that cannot be decoded (with a warning) instead
-        of failing.
-    """
-
-    name: str = "tiny_imagenet"
-    dir: Optional[str] = "data/tiny-imagenet-200"
-    eval_split: str = "val"
-    skip_corrupt: bool = False
 
 
 def _read_lines(path: str) -> List[str]:

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.apgd import dlr_loss
+from robustkit.attacks.apgd_attack import dlr_loss
 from robustkit.evaluation.sanity import _check
 from robustkit.evaluation.scoring import Results
 

@@ -14,7 +14,7 @@ from typing import Dict
 
 import numpy as np
 
-from robustkit.attacks.autoattack import AutoAttack
+from robustkit.attacks.autoattack_cascade import AutoAttack
 from robustkit.evaluation.scoring import AttackInfo, Results, score
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import dataclasses
 import os
 from typing import Dict, Optional
 
-from robustkit.attacks.base import AttackConfig
+from robustkit.attacks.options import AttackConfig, FgsmConfig, NoiseConfig, PgdConfig
 from robustkit.data.options import DataConfig
 from robustkit.sections import RunConfig
 
@@ -29,9 +29,6 @@ def _attacks():
 
 
 def _default_attacks() -> Dict[str, AttackConfig]:
-    from robustkit.attacks.gradient import FgsmConfig, PgdConfig
-    from robustkit.attacks.noise import NoiseConfig
-
     return {"fgsm": FgsmConfig(), "pgd": PgdConfig(), "noise": NoiseConfig()}
 
 

@@ -1,8 +1,8 @@
 """Writes a validation's outputs: metrics.json, robust_accuracy.csv, the figures and report.html.
 
 Every file is written atomically (`robustkit.outputs`). The console table
-(`console_table`) follows the seed's ``base model accuracy: ...`` lines, one
-block per attack.
+(`console_table`) follows the ``base model accuracy: ...`` lines of the
+Tiny-ImageNet classifier report, "Adversarially-Trained Classifier", one block per attack.
 """
 
 import csv
@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
-from robustkit import outputs, versions
+from robustkit import html_page, outputs, versions
 from robustkit.evaluation import plots, robustbench
 from robustkit.evaluation.scoring import Results
 
@@ -87,7 +87,10 @@ def csv_text(results: Results) -> str:
 
 
 def console_table(results: Results) -> str:
-    """Per attack, per epsilon: ``<model> model accuracy: ...`` for every model, as in the seed."""
+    """Per attack, per epsilon: ``<model> model accuracy: ...`` for every model.
+
+    The layout of the accuracy lines of "Adversarially-Trained Classifier".
+    """
     width = max(len(m) for m in results.models) + len(" model accuracy:")
     lines = [f"clean ({results.num_examples} examples)"]
     lines += [f"  {(m + ' model accuracy:').ljust(width)} {results.clean_accuracy(m):.6f}" for m in results.models]
@@ -122,9 +125,7 @@ def console_table(results: Results) -> str:
 
 
 def _table(header: List[str], rows: List[List[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return html_page.table(header, rows, fmt=html_page.markup)  # Cells are formatted (and escaped) above.
 
 
 def html_text(results: Results, record: Dict[str, Any], has_examples: bool) -> str:
@@ -171,11 +172,7 @@ def html_text(results: Results, record: Dict[str, Any], has_examples: bool) -> s
     parts.append("<h2>Attack parameters</h2><pre>" + e(json.dumps(record["attacks"], indent=2)) + "</pre>")
     parts.append("<h2>Versions</h2><pre>" + e(json.dumps(record["versions"], indent=2)) + "</pre>")
     parts.append(f"<p>Command: <code>{e(record['command'])}</code></p>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}img{max-width:100%}"
-             ".pass{color:#080}.fail{color:#c00;font-weight:bold}.skip{color:#888}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>robustkit validation</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    return html_page.page("robustkit validation", parts)
 
 
 def _autoattack_html(results: Results) -> List[str]:

@@ -16,26 +16,25 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit import config as config_lib
 from robustkit.attacks import build_attack
-from robustkit.attacks.autoattack import AutoAttack
+from robustkit.attacks.autoattack_cascade import AutoAttack
 from robustkit.attacks.base import Attack, check_l2_epsilons, cross_entropy
 from robustkit.attacks.gradient import GradientAttack, PgdConfig
-from robustkit.data import Source, load_split, make_pipeline
+from robustkit.data import Source, load_split
+from robustkit.data.examples import to_arrays
 from robustkit.evaluation import aa_checks, cascade, sanity
 from robustkit.evaluation.config import ValidateJob
-from robustkit.evaluation.loading import Model, ModelLoadError, load_model
-from robustkit.evaluation.paths import resolve_model_path
+from robustkit.models.loading import PROBE_EXAMPLES, Model, ModelLoadError, load_model
+from robustkit.models.paths import resolve_model_path
 from robustkit.evaluation.scoring import AttackInfo, Results, score, worst_case
 
 log = logging.getLogger(__name__)
-
-PROBE_EXAMPLES = 256
 
 
 def _surrogates(job: ValidateJob, model_paths: Dict[str, str]) -> Dict[str, str]:
@@ -78,16 +77,6 @@ def _fit(models: Dict[str, Model], source: Source) -> Tuple[int, int]:
     if height is None:
         raise ModelLoadError("neither the models nor the dataset fix an image size")
     return height, channels
-
-
-def _examples(job: ValidateJob, source: Source, size: int) -> Tuple[np.ndarray, np.ndarray]:
-    dataset = make_pipeline(source, job.batch_size, training=False, seed=job.run.seed, image_size=size,
-                            cache=False)
-    images, labels = [], []
-    for batch in dataset:
-        images.append(batch["image"].numpy())
-        labels.append(batch["label"].numpy())
-    return np.concatenate(images), np.concatenate(labels).astype(np.int64)
 
 
 def _batches(count: int, size: int):
@@ -137,7 +126,7 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
 
     Args:
       job: the resolved config.
-      model_paths: ``--model`` name -> resolved path (`robustkit.evaluation.paths.parse_model_flags`).
+      model_paths: ``--model`` name -> resolved path (`robustkit.models.paths.parse_model_flags`).
 
     Raises:
       robustkit.errors.UserError: for anything the user can fix, before any attack runs.
@@ -149,26 +138,58 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
     extra = {path: load_model(f"surrogate {path}", path)
              for path in set(surrogate_of.values()) if path not in models}
     size, channels = _fit({**models, **extra}, source)
+    _check_l2(attacks, (size, size, channels))
+    images, labels = to_arrays(source, size, job.batch_size, job.run.seed)
+    log.info("%d examples of %s:%s at %dx%dx%d", len(labels), job.data.name, job.data.eval_split, size, size,
+             channels)
+    surrogates = {label: models.get(name) or extra[name] for label, name in surrogate_of.items()}
+    return run(job, models, images, labels, data={"name": job.data.name, "split": job.data.eval_split},
+               class_names=source.class_names, surrogates=surrogates, attacks=attacks)
+
+
+def _check_l2(attacks: Dict[str, Attack], image_shape: Tuple[int, int, int]) -> None:
     for label, attack in attacks.items():
         if attack.norm == "l2":
             try:
-                check_l2_epsilons(attack.epsilons, (size, size, channels), f"attacks.{label}.epsilons")
+                check_l2_epsilons(attack.epsilons, image_shape, f"attacks.{label}.epsilons")
             except ValueError as err:
                 raise config_lib.ConfigError(str(err)) from None
 
-    images, labels = _examples(job, source, size)
+
+def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: np.ndarray, *,
+        data: Dict[str, str], class_names: Optional[List[str]] = None,
+        surrogates: Optional[Dict[str, Model]] = None, attacks: Optional[Dict[str, Attack]] = None) -> Results:
+    """The engine of `validate` on examples already in memory (`robustkit.evaluate` calls it directly).
+
+    Args:
+      job: the resolved config; its ``data`` block is not read.
+      models: name -> loaded model; every model takes ``images`` as they are.
+      images, labels: float32 [N, H, W, C] in [0, 1] and int64 [N].
+      data: the dataset's name and split, for the records.
+      class_names: index -> name (None: the models' own, else the class ids).
+      surrogates: transfer attack label -> the model its examples are made on.
+      attacks: label -> built attack (None: built from ``job.attacks``).
+    """
+    if attacks is None:
+        attacks = {label: build_attack(options) for label, options in job.attacks.items()}
+    surrogates = surrogates or {}
+    missing = [label for label, a in job.attacks.items() if getattr(a, "surrogate", None) and label not in surrogates]
+    if missing:
+        raise config_lib.ConfigError(f"attacks {', '.join(missing)} name a surrogate model that is not given")
+    size, channels = images.shape[1], images.shape[3]
+    _check_l2(attacks, images.shape[1:])
     count = len(labels)
-    log.info("%d examples of %s:%s at %dx%dx%d", count, job.data.name, job.data.eval_split, size, size, channels)
-    for model in [*models.values(), *extra.values()]:
+    extra = [m for m in surrogates.values() if all(m is not own for own in models.values())]
+    for model in [*models.values(), *extra]:
         model.calibrate(images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES])
         log.info("model %s; %s", model.describe(), "; ".join(model.notes))
     predict = _Predictor()
     clean = {name: np.concatenate([predict(m, images[p]) for _, p in _batches(count, job.batch_size)]) == labels
              for name, m in models.items()}
-    class_names = next((m.class_names for m in models.values() if m.class_names), None) or source.class_names
+    class_names = (next((m.class_names for m in models.values() if m.class_names), None) or class_names
+                   or [str(i) for i in range(next(iter(models.values())).num_classes)])
     results = Results(models=list(models), num_examples=count, clean=clean, class_names=list(class_names),
-                      data={"name": job.data.name, "split": job.data.eval_split, "examples": count,
-                            "image_shape": [size, size, channels]})
+                      data={**data, "examples": count, "image_shape": [size, size, channels]})
     shown = min(job.report.examples, count)
     results.examples["clean_predicted"] = {
         name: predict(m, images[:shown]) for name, m in models.items()
@@ -185,9 +206,7 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
     for index, (label, attack) in enumerate(attacks.items()):
         limit = min(count, job.attacks[label].max_examples or count)
         info = results.attacks[label] = _info(label, attack, limit)
-        maker = None
-        if label in surrogate_of:
-            maker = models.get(surrogate_of[label]) or extra[surrogate_of[label]]
+        maker = surrogates.get(label)
         start = time.perf_counter()
         for epsilon in attack.epsilons:
             run = (cascade.run_autoattack if isinstance(attack, AutoAttack)

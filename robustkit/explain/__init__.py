@@ -1,6 +1,6 @@
 """Explanations: saliency maps, activation maps and MC-dropout uncertainty, for clean and adversarial inputs.
 
-``python -m robustkit.explain`` (`robustkit.explain.cli`) is the entry point;
+``python -m robustkit.explain`` (`robustkit.explain.__main__`) is the entry point;
 `runner.explain(job, models)` measures everything and `report.write_all`
 writes the figures, uncertainty.json and report.html. The parts stand alone:
 
@@ -13,3 +13,8 @@ writes the figures, uncertainty.json and report.html. The parts stand alone:
 
 Importing this package does not import TensorFlow; its modules do.
 """
+
+from robustkit import callable_module
+
+# ``robustkit.explain(models, config, ...)``: `robustkit.explain.front.explain`.
+callable_module.make_callable(__name__, "robustkit.explain.front", "explain")

@@ -1,7 +1,9 @@
 """The outputs of chosen convolution layers, and their channels tiled into one picture.
 
-The seeds draw a convolution layer's feature maps for an image and for its
-adversarial versions side by side. Layers inside nested models (MobileNetV2's
+"Adversarially-Trained Classifier" and
+"Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models"
+draw a convolution layer's feature maps for an image and for its adversarial
+versions side by side. Layers inside nested models (MobileNetV2's
 backbone) are reached by rewiring the model with a
 `robustkit.explain.rewire.Recorder` around each chosen layer, so one forward
 pass yields all of them.

@@ -2,7 +2,7 @@
 
 ``methods`` maps a label (the map's title in the figures) to an attribution
 method's block, as ``attacks`` does for attacks: the block's ``name`` picks the
-method from `robustkit.explain.saliency.EXPLAINERS` and defaults to the label,
+method from `robustkit.explain.registry.EXPLAINERS` and defaults to the label,
 so ``smoothgrad: {samples: 25}`` and ``negative: {name: vanilla, mode:
 negative}`` are both methods; ``--set methods.guided_backprop=false`` drops one.
 
@@ -18,10 +18,11 @@ import dataclasses
 import os
 from typing import Dict, List, Literal, Optional
 
-from robustkit.attacks.base import AttackConfig
+from robustkit.attacks.options import AttackConfig, FgsmConfig, IaaConfig, LbfgsConfig, PgdConfig
 from robustkit.data.options import DataConfig
 from robustkit.explain import options
 from robustkit.explain.options import ExplainerConfig
+from robustkit.explain.registry import EXPLAINERS
 from robustkit.sections import RunConfig
 
 _NO_RADIUS = ("lbfgs", "iaa")
@@ -40,8 +41,6 @@ def _attacks():
 
 
 def _explainers():
-    from robustkit.explain.saliency import EXPLAINERS
-
     return EXPLAINERS
 
 
@@ -57,18 +56,12 @@ def _default_methods() -> Dict[str, ExplainerConfig]:
 
 
 def _default_attacks() -> Dict[str, AttackConfig]:
-    from robustkit.attacks.gradient import FgsmConfig, PgdConfig
-    from robustkit.attacks.iaa import IaaConfig
-    from robustkit.attacks.lbfgs import LbfgsConfig
-
     return {"fgsm": FgsmConfig(epsilons=[0.1]), "pgd": PgdConfig(epsilons=[0.1]),
             "lbfgs": LbfgsConfig(max_examples=20, search_steps=3, iterations=20),
             "iaa": IaaConfig(max_examples=50)}
 
 
 def _default_robustness_attack() -> AttackConfig:
-    from robustkit.attacks.gradient import FgsmConfig
-
     return FgsmConfig()
 
 
@@ -134,7 +127,8 @@ class UncertaintyConfig:
     """Monte-Carlo dropout (Gal and Ghahramani, 2016).
 
     Attributes:
-      samples: stochastic forward passes per image (T; the seed uses 50).
+      samples: stochastic forward passes per image (T;
+        "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models" uses 50).
       max_batch: images per forward pass; the T copies of a batch run as one
         pass when ``T * examples`` fits, else in slices.
       bins: bins of the expected calibration error.

@@ -77,9 +77,10 @@ def summary(mean: np.ndarray, variance: np.ndarray, mutual_information: np.ndarr
             class_names: Sequence[str], bins: int = 15) -> Dict[str, Any]:
     """Dataset metrics of MC-dropout predictions, and the same per class of the label.
 
-    Per class: ``accuracy`` (argmax of the mean softmax), the seed's
-    ``confidence`` (1 - the variance over samples of the label's probability,
-    averaged over the class's images), the seed's per-image "accuracy" (the
+    Per class: ``accuracy`` (argmax of the mean softmax), the ``confidence`` of
+    "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models"
+    (1 - the variance over samples of the label's probability, averaged over
+    the class's images), that project's per-image "accuracy" (the
     mean softmax of the label: ``mean_label_probability``), and the mean top
     probability.
     """

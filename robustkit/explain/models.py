@@ -1,6 +1,6 @@
 """A ``--model`` for explanation: the loaded classifier, and its Keras layers when they can be had.
 
-`robustkit.evaluation.loading.load_model` loads any model PATH as a logits
+`robustkit.models.loading.load_model` loads any model PATH as a logits
 callable (signature, input range and output kind settled on a probe batch);
 the gradient methods and the attacks need nothing more. Grad-CAM, guided
 backpropagation, activation maps and MC dropout need the layers: a Keras file
@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit.evaluation import loading
+from robustkit.models import loading
 from robustkit.explain import rewire, uncertainty
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ class ExplainModel:
 
     @property
     def label(self) -> str:
-        """The name, with the dropout rate when there is one (the seed's panels are titled by it)."""
+        """The name, with the dropout rate when there is one.
+
+        The panels of "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models"
+        are titled by it.
+        """
         rates = sorted(set(self.dropout_rates))
         return f"{self.name} (dropout {', '.join(f'{r:g}' for r in rates)})" if rates else self.name
 
@@ -75,7 +79,7 @@ def load(name: str, path: str) -> ExplainModel:
     """Loads a model and, where it can, its Keras layers (settled later by `settle`).
 
     Raises:
-      robustkit.evaluation.loading.ModelLoadError: if the model cannot be used at all.
+      robustkit.models.loading.ModelLoadError: if the model cannot be used at all.
     """
     loaded = loading.load_model(name, path)
     model = ExplainModel(name, loaded.path, loaded)

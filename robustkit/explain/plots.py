@@ -1,6 +1,6 @@
 """The saliency and activation figures (PNG, written atomically), and the drawing helpers they share.
 
-saliency.png (seed 001, section 9): per example row, per model, the image,
+saliency.png (section 9 of "Adversarially-Trained Classifier"): per example row, per model, the image,
 the top-k predictions with class names, and one map per method; models side
 by side. saliency_adversarial.png: the same for each model's own adversarial
 versions. activations.png: per model, the chosen layers' feature maps for one

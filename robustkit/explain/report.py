@@ -3,7 +3,8 @@
 uncertainty.json is the record of what was measured (uncertainty_per_image.npz
 holds the per-image values behind it): per model the MC-dropout
 metrics on clean and on each attack's inputs (accuracy, NLL, ECE, Brier score,
-the seed's confidence, entropy, mutual information, per class), the AUROC of
+the confidence of "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models",
+entropy, mutual information, per class), the AUROC of
 telling clean from adversarial inputs by mutual information, the good and bad
 images, and which layers and checks the maps used; with the number of
 examples, the seed, the versions and the command.
@@ -13,11 +14,11 @@ import html
 import io
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from robustkit import outputs, versions
+from robustkit import html_page, outputs, versions
 from robustkit.explain import metrics, plots, uncertainty_plots
 from robustkit.explain.runner import ModelResults, Results
 
@@ -102,18 +103,7 @@ def record(results: Results, seed: int, samples: int, bins: int, command: str) -
             "attacks": results.attacks, "versions": versions.library_versions(), "command": command}
 
 
-def html_table(header: List[str], rows: List[List[Any]]) -> str:
-    """An HTML table; cells are escaped, floats shown with 4 decimals, None as '-'."""
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        return html.escape(str(value))
-
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+html_table = html_page.table
 
 
 _KEYS = ("examples", "accuracy", "deterministic_accuracy", "nll", "ece", "brier", "mean_confidence",
@@ -160,7 +150,8 @@ def html_text(rec: Dict[str, Any], written: Dict[str, str], results: Results) ->
         "<h2>Uncertainty (MC dropout)</h2><p>Every image is run through the model "
         f"{rec['mc_samples']} times with its dropout layers on and BatchNorm in inference mode (Gal and "
         "Ghahramani, 2016). <i>accuracy</i>, NLL, ECE and Brier score are those of the mean softmax; "
-        "<i>confidence</i> is the seed's: one minus the variance over the samples of the label's probability; "
+        "<i>confidence</i> is that of &quot;Visualizing Impact of Uncertainty and Adversarial Attack on Deep "
+        "Classifier Models&quot;: one minus the variance over the samples of the label's probability; "
         "<i>mutual information</i> is the predictive entropy minus the mean entropy of the samples (the part of "
         "the uncertainty due to the weights). Adversarial inputs are made against the model with dropout off; "
         "<i>auroc_mutual_information</i> is the AUROC of telling them from the same clean examples by mutual "
@@ -195,10 +186,7 @@ def html_text(rec: Dict[str, Any], written: Dict[str, str], results: Results) ->
     parts.append("<h2>Attacks</h2><pre>" + e(json.dumps(rec["attacks"], indent=2)) + "</pre>")
     parts.append("<h2>Versions</h2><pre>" + e(json.dumps(rec["versions"], indent=2)) + "</pre>")
     parts.append(f"<p>Command: <code>{e(rec['command'])}</code></p>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1500px}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}img{max-width:100%}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>robustkit explanations</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    return html_page.page("robustkit explanations", parts)
 
 
 def per_image_arrays(results: Results) -> bytes:

@@ -1,4 +1,7 @@
-"""The seed's "good" and "bad" images: the examples hardest and easiest to flip.
+"""The "good" and "bad" images: the examples hardest and easiest to flip.
+
+The two sets of images of "Visualizing Impact of Uncertainty and Adversarial
+Attack on Deep Classifier Models".
 
 Per example, the smallest epsilon of a grid at which an attack changes a
 correct prediction (0 for an example misclassified already, infinity for one

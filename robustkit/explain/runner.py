@@ -20,8 +20,9 @@ import tf_keras as keras
 from robustkit import config as config_lib
 from robustkit.attacks import build_attack
 from robustkit.attacks.base import check_l2_epsilons
-from robustkit.data import Source, load_split, make_pipeline
-from robustkit.evaluation.loading import ModelLoadError
+from robustkit.data import Source, load_split
+from robustkit.data.examples import to_arrays
+from robustkit.models.loading import PROBE_EXAMPLES, ModelLoadError
 from robustkit.explain import activations, metrics, robustness
 from robustkit.explain import models as models_lib
 from robustkit.explain.config import ExplainJob, attack_epsilon
@@ -31,8 +32,6 @@ from robustkit.explain.saliency import build_explainer
 from robustkit.explain.uncertainty import McDropout, McPredictions
 
 log = logging.getLogger(__name__)
-
-PROBE_EXAMPLES = 256
 
 
 @dataclasses.dataclass
@@ -102,13 +101,6 @@ def _fit(models: Dict[str, models_lib.ExplainModel], source: Source) -> Tuple[in
     return size, channels
 
 
-def _examples(job: ExplainJob, source: Source, size: int) -> Tuple[np.ndarray, np.ndarray]:
-    batches = list(make_pipeline(source, job.batch_size, training=False, seed=job.run.seed, image_size=size,
-                                 cache=False))
-    return (np.concatenate([b["image"].numpy() for b in batches]),
-            np.concatenate([b["label"].numpy() for b in batches]).astype(np.int64))
-
-
 def saliency_rows(labels: np.ndarray, count: int, indices: Optional[List[int]]) -> List[int]:
     """``indices``, or the first example of each class in order of appearance, until ``count``."""
     if indices is not None:
@@ -162,7 +154,7 @@ def explain(job: ExplainJob, model_paths: Dict[str, str]) -> Results:
                 check_l2_epsilons(eps, (size, size, channels), f"{label} epsilons")
             except ValueError as err:
                 raise config_lib.ConfigError(str(err)) from None
-    images, labels = _examples(job, source, size)
+    images, labels = to_arrays(source, size, job.batch_size, job.run.seed)
     count = len(labels)
     rows = saliency_rows(labels, job.saliency.examples, job.saliency.indices)
     for what, index in [("saliency.indices", max(rows)), ("activations.example", job.activations.example)]:

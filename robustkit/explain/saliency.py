@@ -3,7 +3,7 @@
 ``model`` is a tf-keras model or any callable from float32 images in [0, 1] to
 class scores; a Keras model whose output layer applies softmax is explained
 through a copy with that layer linear (`robustkit.explain.rewire.logits_model`),
-so every method differentiates logits, as the seed's "last layer linear" asks.
+so every method differentiates logits, as the "last layer linear" of "Adversarially-Trained Classifier" asks.
 Grad-CAM and guided backpropagation need the model's layers: they take Keras
 models only (`LayersUnavailable` otherwise).
 
@@ -14,7 +14,7 @@ batched and compiled with `tf.function`, once per model; ``max_batch`` bounds
 the images of one gradient pass (SmoothGrad and Integrated Gradients evaluate
 many per example).
 
-Registered methods (`EXPLAINERS`): ``vanilla``, ``smoothgrad``,
+Registered methods (`EXPLAINERS`, from `robustkit.explain.registry`): ``vanilla``, ``smoothgrad``,
 ``integrated_gradients``, ``gradcam`` (`robustkit.explain.gradcam`),
 ``guided_backprop``.
 """
@@ -26,15 +26,15 @@ from robustkit.explain import options as opts
 from robustkit.explain import rewire
 from robustkit.explain.base import Explainer, LayersUnavailable, logits_function, signature, target_gradient
 from robustkit.explain.gradcam import GradCam
-from robustkit.registry import Registry
+from robustkit.explain.registry import EXPLAINERS
 
 
 class VanillaGradient(Explainer):
     """The gradient of the target's logit with respect to the input pixels.
 
     Simonyan, Vedaldi and Zisserman (2014), "Deep Inside Convolutional Networks:
-    Visualising Image Classification Models and Saliency Maps". The seed's
-    positive and negative gradient maps are the modes ``positive`` and
+    Visualising Image Classification Models and Saliency Maps". The positive
+    and negative gradient maps of "Adversarially-Trained Classifier" are the modes ``positive`` and
     ``negative``. For a linear model the map is the target's weight row.
     """
 
@@ -146,19 +146,6 @@ class GuidedBackprop(Explainer):
         guided = rewire.guided_model(rewire.logits_model(model))
         fn = lambda images: tf.cast(guided(images, training=False), tf.float32)  # noqa: E731
         return tf.function(lambda x, t: target_gradient(fn, x, t), input_signature=signature(image_shape))
-
-
-def _registry() -> Registry:
-    explainers = Registry("explainer")
-    explainers.register("vanilla", VanillaGradient, opts.VanillaConfig)
-    explainers.register("smoothgrad", SmoothGrad, opts.SmoothGradConfig)
-    explainers.register("integrated_gradients", IntegratedGradients, opts.IntegratedGradientsConfig)
-    explainers.register("gradcam", GradCam, opts.GradCamConfig)
-    explainers.register("guided_backprop", GuidedBackprop, opts.GuidedBackpropConfig)
-    return explainers
-
-
-EXPLAINERS = _registry()
 
 
 __all__ = ["EXPLAINERS", "Explainer", "GradCam", "GuidedBackprop", "IntegratedGradients", "LayersUnavailable",

@@ -1,9 +1,10 @@
 """Monte-Carlo dropout: T stochastic forward passes with dropout on and BatchNorm in inference mode.
 
 Gal and Ghahramani (2016), "Dropout as a Bayesian Approximation: Representing
-Model Uncertainty in Deep Learning". The seed's measures (50 samples per image;
-its "confidence" is one minus the variance of a class's probability over the
-samples) are kept, beside the predictive entropy and the mutual information
+Model Uncertainty in Deep Learning". The measures of
+"Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models"
+(50 samples per image; its "confidence" is one minus the variance of a class's
+probability over the samples) are kept, beside the predictive entropy and the mutual information
 between prediction and weights (Houlsby et al., 2011; Smith and Gal, 2018).
 
 How dropout is on while BatchNorm is not: `robustkit.explain.rewire.mc_dropout_model`
@@ -60,7 +61,10 @@ class McPredictions:
         return np.maximum(self.predictive_entropy - self.expected_entropy, 0.0)
 
     def confidence(self, classes: np.ndarray) -> np.ndarray:
-        """The seed's confidence in ``classes`` (one per image): 1 - their probability's variance."""
+        """The confidence in ``classes`` (one per image): 1 - their probability's variance.
+
+        The measure of "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models".
+        """
         return 1.0 - self.variance[np.arange(len(classes)), classes]
 
     def predicted(self) -> np.ndarray:

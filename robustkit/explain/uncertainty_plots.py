@@ -1,9 +1,10 @@
-"""The uncertainty figures of seed 002, one panel per model (one per dropout rate trained).
+"""The uncertainty figures of "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models",
+one panel per model (one per dropout rate trained).
 
-- confidence_per_class.png: the seed's confidence (1 - variance over the MC
+- confidence_per_class.png: that project's confidence (1 - variance over the MC
   samples of the label's probability) per class, clean and adversarial;
-- accuracy_per_class.png: accuracy of the mean softmax per class (bars) and the
-  seed's per-image "accuracy", the mean probability of the label (dots);
+- accuracy_per_class.png: accuracy of the mean softmax per class (bars) and
+  that project's per-image "accuracy", the mean probability of the label (dots);
 - confidence_vs_accuracy.png: one point per class;
 - mutual_information.png: the mutual information of clean and adversarial
   inputs, with the AUROC of telling them apart by it;
@@ -68,7 +69,10 @@ def per_class_figure(uncertainty: Dict[str, Dict], names: List[str], key: str, p
 
 
 def confidence_vs_accuracy_figure(uncertainty: Dict[str, Dict], path: str) -> None:
-    """One point per class (and input kind): the seed's confidence against accuracy."""
+    """One point per class (and input kind): confidence against accuracy.
+
+    The confidence of "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models".
+    """
     models = [m for m, r in uncertainty.items() if "clean" in r]
     fig, axes = _panels(len(models), 5.0, 4.2)
     for ax, model in zip(axes, models):

@@ -25,7 +25,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit.generative import distributions as dists
-from robustkit.generative.config import ConvCVAEConfig, FcCVAEConfig, GenerativeModelConfig
+from robustkit.generative.options import ConvCVAEConfig, FcCVAEConfig, GenerativeModelConfig
 from robustkit.generative.vae import BN_MOMENTUM, check_mnist_size
 
 

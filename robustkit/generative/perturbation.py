@@ -27,7 +27,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import tensorflow as tf
 
 from robustkit.errors import UserError
-from robustkit.evaluation.paths import ModelPathError, resolve_model_path
+from robustkit.models.paths import ModelPathError, resolve_model_path
 
 LogitsFn = Callable[[tf.Tensor], tf.Tensor]
 

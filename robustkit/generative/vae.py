@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit.generative import distributions as dists
-from robustkit.generative.config import ConvVAEConfig
+from robustkit.generative.options import ConvVAEConfig
 
 BN_MOMENTUM = 0.9
 

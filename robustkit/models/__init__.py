@@ -1,12 +1,16 @@
-"""Model registry: every model takes ``image`` in [0, 1] and returns logits."""
+"""Model registry: every model takes ``image`` in [0, 1] and returns logits.
 
-from robustkit.models import mobilenetv2, small_cnn
-from robustkit.models.options import ModelConfig
+Importing this package imports no TensorFlow: `MODELS` holds the options
+classes (`robustkit.models.options`) and imports each builder when it is first
+used.
+"""
+
+from robustkit.models.options import MobileNetV2Config, ModelConfig, SmallCNNConfig
 from robustkit.registry import Registry
 
 MODELS = Registry("model")
-MODELS.register("mobilenetv2", mobilenetv2.build, mobilenetv2.MobileNetV2Config)
-MODELS.register("small_cnn", small_cnn.build, small_cnn.SmallCNNConfig)
+MODELS.register("mobilenetv2", "robustkit.models.mobilenetv2:build", MobileNetV2Config)
+MODELS.register("small_cnn", "robustkit.models.small_cnn:build", SmallCNNConfig)
 
 
 def build_model(options: ModelConfig, num_classes: int, channels: int):

@@ -5,59 +5,20 @@ in robustkit is in pixel units of [0, 1]. One-channel images are repeated to
 three channels when pretrained weights need them.
 """
 
-import dataclasses
 import os
 
 import tf_keras as keras
 
 from robustkit.errors import UserError
-from robustkit.models.options import ModelConfig
+from robustkit.models.options import MobileNetV2Config
 
-# Input sizes and widths for which Keras publishes ImageNet weights.
+# Input sizes for which Keras publishes ImageNet weights (widths: `options.IMAGENET_ALPHAS`).
 _IMAGENET_SIZES = (96, 128, 160, 192, 224)
-_IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 
 
 class WeightsNotFoundError(UserError, FileNotFoundError):
     """Pretrained weights asked for but not on this machine."""
-
-
-@dataclasses.dataclass
-class MobileNetV2Config(ModelConfig):
-    """Options of `mobilenetv2`.
-
-    Attributes:
-      alpha: width multiplier.
-      dropout: dropout rate before the classification head.
-      weights: ``none``, ``imagenet`` (the file Keras caches in
-        ``~/.keras/models/``) or a path to a backbone weights file.
-      bn_momentum: BatchNorm moving-average momentum. Keras ships 0.999, tuned
-        for long ImageNet schedules; over a few thousand steps its moving
-        statistics stay near their initial values and evaluation fails.
-    """
-
-    name: str = "mobilenetv2"
-    input_size: int = 64
-    alpha: float = 0.35
-    dropout: float = 0.2
-    weights: str = "none"
-    bn_momentum: float = 0.99
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.input_size < 32:
-            raise ValueError(f"model.input_size = {self.input_size}: MobileNetV2 needs at least 32 pixels")
-        if self.alpha <= 0:
-            raise ValueError(f"model.alpha = {self.alpha} must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
-        if not 0.0 < self.bn_momentum < 1.0:
-            raise ValueError(f"model.bn_momentum = {self.bn_momentum} must lie in (0, 1)")
-        if self.weights == "imagenet" and self.alpha not in _IMAGENET_ALPHAS:
-            raise ValueError(
-                f"model.alpha = {self.alpha} has no ImageNet weights; use one of {list(_IMAGENET_ALPHAS)}"
-            )
 
 
 def imagenet_weights_file(alpha: float, input_size: int) -> str:

@@ -1,6 +1,14 @@
-"""Config keys every model has (no TensorFlow import here)."""
+"""The options of every model (no TensorFlow import here).
+
+`ModelConfig` holds the keys every model has; each model's options class
+extends it (`robustkit.models.MODELS`). The builders import these classes, so a
+config validates without loading them.
+"""
 
 import dataclasses
+
+# Widths for which Keras publishes MobileNetV2 ImageNet weights.
+IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 
 
 @dataclasses.dataclass
@@ -18,3 +26,59 @@ class ModelConfig:
     def __post_init__(self):
         if self.input_size < 8:
             raise ValueError(f"model.input_size = {self.input_size} must be at least 8 pixels")
+
+
+@dataclasses.dataclass
+class SmallCNNConfig(ModelConfig):
+    """Options of `small_cnn`.
+
+    Attributes:
+      dropout: dropout rate after each convolution block (0.2, 0.25 and 0.3 in
+        "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models").
+    """
+
+    name: str = "small_cnn"
+    input_size: int = 28
+    dropout: float = 0.25
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
+
+
+@dataclasses.dataclass
+class MobileNetV2Config(ModelConfig):
+    """Options of `mobilenetv2`.
+
+    Attributes:
+      alpha: width multiplier.
+      dropout: dropout rate before the classification head.
+      weights: ``none``, ``imagenet`` (the file Keras caches in
+        ``~/.keras/models/``) or a path to a backbone weights file.
+      bn_momentum: BatchNorm moving-average momentum. Keras ships 0.999, tuned
+        for long ImageNet schedules; over a few thousand steps its moving
+        statistics stay near their initial values and evaluation fails.
+    """
+
+    name: str = "mobilenetv2"
+    input_size: int = 64
+    alpha: float = 0.35
+    dropout: float = 0.2
+    weights: str = "none"
+    bn_momentum: float = 0.99
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.input_size < 32:
+            raise ValueError(f"model.input_size = {self.input_size}: MobileNetV2 needs at least 32 pixels")
+        if self.alpha <= 0:
+            raise ValueError(f"model.alpha = {self.alpha} must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
+        if not 0.0 < self.bn_momentum < 1.0:
+            raise ValueError(f"model.bn_momentum = {self.bn_momentum} must lie in (0, 1)")
+        if self.weights == "imagenet" and self.alpha not in IMAGENET_ALPHAS:
+            raise ValueError(
+                f"model.alpha = {self.alpha} has no ImageNet weights; use one of {list(IMAGENET_ALPHAS)}"
+            )

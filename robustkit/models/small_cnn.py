@@ -5,29 +5,9 @@ by 2x2 max-pooling and dropout, then one dense layer to the class logits. The
 dropout layers are what MC-dropout sampling switches on at test time.
 """
 
-import dataclasses
-
 import tf_keras as keras
 
-from robustkit.models.options import ModelConfig
-
-
-@dataclasses.dataclass
-class SmallCNNConfig(ModelConfig):
-    """Options of `small_cnn`.
-
-    Attributes:
-      dropout: dropout rate after each convolution block (0.2, 0.25 and 0.3 in the seed).
-    """
-
-    name: str = "small_cnn"
-    input_size: int = 28
-    dropout: float = 0.25
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
+from robustkit.models.options import SmallCNNConfig
 
 
 def build(options: SmallCNNConfig, num_classes: int, channels: int) -> keras.Model:

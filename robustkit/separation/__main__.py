@@ -39,10 +39,10 @@ def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
     job = cli.load_job(SeparationJob, args, [f"vae={args.vae}"] if args.vae else None)
     if job is None:
         return 0
-    from robustkit.separation import report, run  # Imports TensorFlow.
+    from robustkit.separation import report, runner  # Imports TensorFlow.
 
     command = cli.command_line("python -m robustkit.separation", argv)
-    record = run.run_separation(job, command)
+    record = runner.run_separation(job, command)
     print(report.console_lines(record))
     print(f"separation: {job.run.dir}/separation.json")
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from robustkit.separation import bounds, kernels
-from robustkit.separation.exact import Arithmetic, Layout, Nearest, choose_arithmetic, flatten, same_points, \
+from robustkit.separation.tiling import Arithmetic, Layout, Nearest, choose_arithmetic, flatten, same_points, \
     segment_best, unit_of
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from robustkit.errors import UserError
-from robustkit.evaluation.paths import ModelPathError, resolve_model_path
+from robustkit.models.paths import ModelPathError, resolve_model_path
 
 log = logging.getLogger(__name__)
 

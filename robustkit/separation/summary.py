@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from robustkit.separation.exact import Nearest
+from robustkit.separation.tiling import Nearest
 
 DEFAULT_PERCENTILES = (0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0)
 

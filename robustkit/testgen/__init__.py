@@ -3,7 +3,7 @@
 - `robustkit.testgen.generate`: seeds, draws within r (latent or pixel space), the re-encoding check.
 - `robustkit.testgen.sampling`: uniform and truncated-Gaussian draws in L2 and L-inf balls.
 - `robustkit.testgen.scoring`: the classifier under test and the oracle.
-- `robustkit.testgen.run`: the ``python -m robustkit.testgen`` job.
+- `robustkit.testgen.runner`: the ``python -m robustkit.testgen`` job.
 
 Importing this package imports no TensorFlow; its modules do.
 """

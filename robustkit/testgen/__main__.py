@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from robustkit import cli
 from robustkit import config as config_lib
-from robustkit.evaluation.paths import resolve_model_path
+from robustkit.models.paths import resolve_model_path
 from robustkit.testgen.config import TestgenJob
 
 
@@ -48,10 +48,10 @@ def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
     model = resolve_model_path(args.model, what="--model")
     if job.oracle:
         resolve_model_path(job.oracle, what="oracle")
-    from robustkit.testgen import run  # Imports TensorFlow.
+    from robustkit.testgen import runner  # Imports TensorFlow.
 
     command = cli.command_line("python -m robustkit.testgen", argv)
-    metrics = run.run_testgen(job, model, command)
+    metrics = runner.run_testgen(job, model, command)
     m, oracle = metrics["model"], metrics["oracle"]
     print(f"tests: {metrics['generation']['accepted']} kept of {metrics['generation']['drawn']} drawn around "
           f"{metrics['generation']['seeds_used']} seeds (r {metrics['radius']['summary']})")

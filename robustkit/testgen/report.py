@@ -11,7 +11,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from robustkit import outputs  # noqa: E402
+from robustkit import html_page, outputs  # noqa: E402
 from robustkit.figures import save_png, show_image  # noqa: E402
 
 FILES = ("tests.npz", "metrics.json", "grid.png", "report.html", "config.yaml")
@@ -104,9 +104,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return html_page.table(header, rows, fmt=_fmt)
 
 
 def html_text(metrics: Dict[str, Any], class_names: Sequence[str], has_grid: bool, failures: int = 30) -> str:
@@ -149,7 +147,4 @@ def html_text(metrics: Dict[str, Any], class_names: Sequence[str], has_grid: boo
              class_names[f["oracle"]] if f.get("oracle") is not None else "-", f["distance"]] for f in listed]))
     record = {k: v for k, v in metrics.items() if k != "failures"}
     parts.append("<h2>Record</h2><pre>" + e(json.dumps(record, indent=2, default=str)) + "</pre>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}img{max-width:100%}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>robustkit testgen</title><style>{style}"
-            f"</style></head><body>{''.join(parts)}</body></html>\n")
+    return html_page.page("robustkit testgen", parts)

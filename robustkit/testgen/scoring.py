@@ -1,6 +1,6 @@
 """Querying classifiers on generated tests: predictions, accuracy overall and per class, oracle agreement.
 
-Classifiers are loaded with `robustkit.evaluation.loading` (any SavedModel or
+Classifiers are loaded with `robustkit.models.loading` (any SavedModel or
 Keras file, as ``python -m robustkit.validate_adv`` takes them); images are
 resized to each model's input size the way the input pipeline resizes them
 (bilinear with antialiasing, clipped to [0, 1]).
@@ -12,11 +12,9 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from robustkit.evaluation.loading import Model, ModelLoadError, load_model
+from robustkit.models.loading import PROBE_EXAMPLES, Model, ModelLoadError, load_model
 
 log = logging.getLogger(__name__)
-
-PROBE_EXAMPLES = 256
 
 
 def _resize(images: tf.Tensor, size: Optional[int]) -> tf.Tensor:

@@ -30,14 +30,17 @@ from robustkit.training.config import AdversarialConfig
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
 
+# robustkit's norm names -> NSL's (``adv_grad_norm``); nowhere else sees NSL's names.
+NSL_NORMS = {"linf": "infinity", "l2": "l2", "l1": "l1"}
+
 
 def nsl_config(options: AdversarialConfig) -> nsl.configs.AdvRegConfig:
-    """The NSL config, with per-feature clip bounds that keep images in [0, 1]."""
+    """The NSL config, with per-feature clip bounds that keep images in [0, 1] and NSL's name for the norm."""
     pgd = options.pgd_iterations > 1
     return nsl.configs.make_adv_reg_config(
         multiplier=options.multiplier,
         adv_step_size=options.step_size,
-        adv_grad_norm="infinity" if options.norm == "linf" else options.norm,
+        adv_grad_norm=NSL_NORMS[options.norm],
         clip_value_min={IMAGE_KEY: 0.0},
         clip_value_max={IMAGE_KEY: 1.0},
         pgd_iterations=options.pgd_iterations,

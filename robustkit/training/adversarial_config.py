@@ -5,10 +5,16 @@ set for a method that ignores it is refused rather than silently dropped.
 """
 
 import dataclasses
+import logging
 from typing import Literal, Optional
+
+log = logging.getLogger(__name__)
 
 METHODS = ("nsl", "pgd", "trades", "fast")
 ROBUST_METHODS = ("pgd", "trades", "fast")
+
+# Deprecated spellings of ``norm``, read as the new one with a warning.
+NORM_ALIASES = {"infinity": "linf"}
 
 # attack_mode each method's paper (or its reference code) uses while crafting.
 DEFAULT_ATTACK_MODE = {"nsl": "train", "pgd": "train", "trades": "eval", "fast": "train"}
@@ -47,8 +53,8 @@ class AdversarialConfig:
     Attributes:
       enabled: train adversarially.
       method: nsl, pgd, trades or fast.
-      norm: linf or l2 (nsl also takes infinity, its own name for linf, and l1);
-        null: infinity for nsl, linf for the others.
+      norm: linf or l2 (nsl also takes l1); null: linf. ``infinity``, NSL's
+        own name for linf, is deprecated: it is read as linf, with a warning.
       step_size: the step per iteration in pixel units; null: 0.05 for nsl,
         2.5 * epsilon / iterations for pgd and trades, 1.25 * epsilon for fast.
       attack_mode: train or eval (see above); null: the method's default.
@@ -70,11 +76,14 @@ class AdversarialConfig:
       guard_examples: the fixed batch's size.
       guard_iterations: the check's PGD steps (step 2.5 * epsilon / iterations, no random start).
       guard_drop: a fall of PGD accuracy below the best by more than this is a collapse.
+      guard_gap: accuracy under the method's own training attack above the PGD
+        accuracy, on the same batch, by more than this is a collapse (the
+        training attack no longer finds what PGD finds); 1.0 turns it off.
     """
 
     enabled: bool = False
     method: Literal["nsl", "pgd", "trades", "fast"] = "nsl"
-    norm: Optional[Literal["linf", "infinity", "l2", "l1"]] = None
+    norm: Optional[Literal["linf", "l2", "l1"]] = dataclasses.field(default=None, metadata={"aliases": NORM_ALIASES})
     step_size: Optional[float] = None
     attack_mode: Optional[Literal["train", "eval"]] = None
     multiplier: float = 0.2
@@ -91,21 +100,27 @@ class AdversarialConfig:
     guard_examples: int = 512
     guard_iterations: int = 10
     guard_drop: float = 0.2
+    guard_gap: float = 0.3
 
     def __post_init__(self):
+        if self.norm in NORM_ALIASES:
+            log.warning("adversarial.norm = %s is deprecated; write %s instead", self.norm, NORM_ALIASES[self.norm])
+            self.norm = NORM_ALIASES[self.norm]
         if self.method == "nsl":
             self._resolve_nsl()
         else:
             self._resolve_robust()
         if self.step_size <= 0:
             raise ValueError(f"adversarial.step_size = {self.step_size} must be positive")
-        if self.norm in ("infinity", "linf") and self.step_size > 1:
+        if self.norm == "linf" and self.step_size > 1:
             raise ValueError(f"adversarial.step_size = {self.step_size} exceeds the pixel range [0, 1]")
         if self.guard_examples < 1 or self.guard_iterations < 1:
             raise ValueError("adversarial.guard_examples and adversarial.guard_iterations must be at least 1, got "
                              f"{self.guard_examples} and {self.guard_iterations}")
         if not 0.0 < self.guard_drop <= 1.0:
             raise ValueError(f"adversarial.guard_drop = {self.guard_drop} must lie in (0, 1]")
+        if not 0.0 < self.guard_gap <= 1.0:
+            raise ValueError(f"adversarial.guard_gap = {self.guard_gap} must lie in (0, 1]")
 
     def _refuse_keys(self, keys: dict, methods: str) -> None:
         for key, default in keys.items():
@@ -121,7 +136,7 @@ class AdversarialConfig:
             raise ValueError("adversarial.attack_mode = eval is not available with method nsl: NSL's wrapper calls "
                              "the model in the mode of the training step; use train, or method pgd, trades or fast")
         self.attack_mode = "train"
-        self.norm = self.norm or "infinity"
+        self.norm = self.norm or "linf"
         self.step_size = 0.05 if self.step_size is None else self.step_size
         if self.multiplier < 0:
             raise ValueError(f"adversarial.multiplier = {self.multiplier} must be >= 0")
@@ -135,9 +150,9 @@ class AdversarialConfig:
     def _resolve_robust(self) -> None:
         self._refuse_keys(_NSL_ONLY, "method nsl")
         method = self.method
-        if self.norm in ("infinity", "l1"):
-            raise ValueError(f"adversarial.norm = {self.norm} is not a norm of method {method}: expected linf or l2 "
-                             "(infinity is NSL's name for linf)")
+        if self.norm == "l1":
+            raise ValueError(f"adversarial.norm = l1 is not a norm of method {method}: expected linf or l2 (l1 is "
+                             "read only by method nsl)")
         self.norm = self.norm or "linf"
         if self.epsilon is None or self.epsilon <= 0:
             raise ValueError(f"adversarial.method = {method} needs adversarial.epsilon, the radius in pixel units of "

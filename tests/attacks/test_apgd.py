@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from robustkit import config as config_lib
 from robustkit.attacks import ATTACKS, base
-from robustkit.attacks.apgd import ApgdConfig, apgd, checkpoints, dlr_loss, targeted_dlr_loss
+from robustkit.attacks.apgd_attack import ApgdConfig, apgd, checkpoints, dlr_loss, targeted_dlr_loss
 from robustkit.attacks.gradient import PgdConfig, pgd
 from tests.attacks import linear, tiny
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from robustkit.attacks.apgd import ApgdConfig, apgd
+from robustkit.attacks.apgd_attack import ApgdConfig, apgd
 from robustkit.attacks.gradient import PgdConfig, pgd
-from robustkit.attacks.square import SquareConfig, square
+from robustkit.attacks.square_attack import SquareConfig, square
 from robustkit.data.idx import read_idx_split
 from robustkit.models.small_cnn import SmallCNNConfig, build
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from robustkit import config as config_lib
 from robustkit.attacks import ATTACKS, base
-from robustkit.attacks.autoattack import AutoAttackConfig, autoattack, stage_attacks
+from robustkit.attacks.autoattack_cascade import AutoAttackConfig, autoattack, stage_attacks
 from tests.attacks import tiny
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.fab import FabConfig, fab, project_to_hyperplane
+from robustkit.attacks.fab_attack import FabConfig, fab, project_to_hyperplane
 from tests.attacks import linear, tiny
 
 

@@ -20,6 +20,13 @@ def test_nsl_attack_equals_nsl_perturb_on_batch(norm, eps, iterations):
     assert np.abs(ours - x).max() > 0
 
 
+@pytest.mark.parametrize("norm, nsl_name", [("linf", "infinity"), ("l2", "l2")])
+def test_the_attack_speaks_linf_and_nsl_gets_its_own_name(norm, nsl_name):
+    options = adversarial_config(NslAttackConfig(norm=norm, epsilons=[0.1]), 0.1)
+    assert options.norm == norm
+    assert adversarial.nsl_config(options).adv_neighbor_config.adv_grad_norm.value == nsl_name
+
+
 def test_one_compiled_function_serves_the_whole_sweep():
     model = tiny.trained_cnn()
     x, y = tiny.images(8, seed=11)

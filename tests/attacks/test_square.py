@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.square import SquareConfig, centred_pattern, fraction, square
-from robustkit.evaluation.loading import load_model
+from robustkit.attacks.square_attack import SquareConfig, centred_pattern, fraction, square
+from robustkit.models.loading import load_model
 from tests.attacks import tiny
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from robustkit.data import corruptions
+from robustkit.data import corruptions, options
 
 NAMES = corruptions.names()
 RANDOM = [n for n in NAMES if n not in ("identity", "scale", "brightness", "stripe", "canny_edges")]
@@ -91,3 +91,8 @@ def test_bad_arguments(images):
         corruptions.corrupt(images, "stripe", severity=3)
     with pytest.raises(ValueError, match="grayscale"):
         corruptions.corrupt(np.zeros((2, 28, 28, 3), np.uint8), "fog")
+
+
+def test_configs_validate_against_the_corruptions_there_are():
+    assert tuple(corruptions.names()) == options.CORRUPTION_NAMES
+    assert set(options.DEFAULT_SEVERITY) < set(options.CORRUPTION_NAMES)

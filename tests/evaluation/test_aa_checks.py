@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit.attacks.autoattack import AutoAttackConfig, autoattack
+from robustkit.attacks.autoattack_cascade import AutoAttackConfig, autoattack
 from robustkit.evaluation import aa_checks
 from robustkit.evaluation.scoring import AttackInfo, Results
 from tests.attacks import tiny

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from robustkit.evaluation import loading
-from robustkit.evaluation.loading import ModelLoadError, load_model
+from robustkit.models import loading
+from robustkit.models.loading import ModelLoadError, load_model
 from robustkit.training.export import export_model
 from tests.attacks import tiny
 

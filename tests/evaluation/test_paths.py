@@ -2,7 +2,7 @@
 
 import pytest
 
-from robustkit.evaluation.paths import ModelPathError, parse_model_flags, resolve_model_path
+from robustkit.models.paths import ModelPathError, parse_model_flags, resolve_model_path
 
 
 def _saved_model(path):

@@ -9,7 +9,8 @@ import tensorflow as tf
 import tf_keras as keras
 import yaml
 
-from robustkit.explain import cli, plots
+from robustkit.explain import __main__ as explain_main
+from robustkit.explain import plots
 from robustkit.models.small_cnn import SmallCNNConfig, build
 from robustkit.training.export import export_model
 from tests.attacks import tiny
@@ -75,7 +76,7 @@ def test_explain_writes_every_output(setup, capsys, monkeypatch):
     draw = plots.top_k
     monkeypatch.setattr(plots, "top_k", lambda ax, probs, names, label, k: listed.append(k) or draw(
         ax, probs, names, label, k))
-    assert cli.main(["--config", config, *_models(root), "--out", str(out)]) == 0
+    assert explain_main.main(["--config", config, *_models(root), "--out", str(out)]) == 0
     # saliency.top_k reaches both figures: 2 models x 2 rows, clean and adversarial.
     assert listed == [3] * 8
     assert capsys.readouterr().out.splitlines()[-1] == f"report: {out / 'report.html'}"
@@ -111,7 +112,7 @@ def test_a_model_without_layers_gets_the_gradient_maps_and_notes(setup):
     root, config = setup
     out = root / "plain_out"
     extra = ["--set", "attacks.lbfgs=false", "--set", "attacks.iaa=false"]
-    assert cli.main(["--config", config, "--model", f"plain={root / 'plain'}", "--out", str(out), *extra]) == 0
+    assert explain_main.main(["--config", config, "--model", f"plain={root / 'plain'}", "--out", str(out), *extra]) == 0
     record = json.loads((out / "uncertainty.json").read_text())["models"]["plain"]
     assert not record["keras_layers"] and "no Keras layers" in " ".join(record["notes"])
     assert "dropout cannot be switched on" in record["skipped"] and record["robustness"]["examples"] == 24
@@ -131,12 +132,12 @@ def test_a_model_without_layers_gets_the_gradient_maps_and_notes(setup):
 def test_bad_inputs_fail_before_any_work(setup, capsys, extra, pattern):
     root, config = setup
     out = root / "bad"
-    assert cli.main(["--config", config, *_models(root), "--out", str(out), *extra]) == 2
+    assert explain_main.main(["--config", config, *_models(root), "--out", str(out), *extra]) == 2
     assert re.search(pattern, capsys.readouterr().err)
     assert not out.exists()
 
 
 def test_no_model_fails_clearly(setup, capsys):
     _, config = setup
-    assert cli.main(["--config", config]) == 2
+    assert explain_main.main(["--config", config]) == 2
     assert "no model given" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def test_latent_space_measures_posterior_means(tmp_path, vae_path):
     codec = VAECodec(vae)
     data_dir = tmp_path / "data"
     from robustkit.data import DATASETS
-    from robustkit.separation.run import load_arrays
+    from robustkit.data.examples import load_arrays
 
     options = DATASETS.options("mnist")(dir=str(data_dir))
     (x, y, _), (xt, yt, _) = load_arrays(options, "train", None), load_arrays(options, "test", None)

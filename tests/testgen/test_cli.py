@@ -9,7 +9,7 @@ import pytest
 
 from robustkit import config as config_lib
 from robustkit.separation.latent import VAECodec
-from robustkit.separation.run import load_arrays
+from robustkit.data.examples import load_arrays
 from robustkit.testgen import __main__ as testgen_cli
 from robustkit.testgen.config import TestgenJob as Job
 from tests.helpers import ROOT

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from robustkit import config as config_lib
-from robustkit.testgen import run
+from robustkit.testgen import runner
 from robustkit.testgen.config import RadiusConfig
 from robustkit.testgen.config import TestgenJob as Job
 
@@ -29,7 +29,7 @@ def _job(**radius):
 def test_global_r_is_half_the_brute_force_minimum_and_seeds_pass_the_2r_rule(norm):
     train, train_labels = _points(0)
     seeds, seed_labels = _points(1, n=10)
-    radius = run.choose_radius(_job(norm=norm), seeds, seed_labels, train, train_labels)
+    radius = runner.choose_radius(_job(norm=norm), seeds, seed_labels, train, train_labels)
     pairwise = _brute(train, train_labels, train, train_labels, norm)
     r = pairwise.min() / 2.0
     assert radius.r == pytest.approx(r, rel=1e-6)
@@ -45,7 +45,7 @@ def test_the_2r_rule_drops_seeds_closer_than_2r_but_not_closer_than_r():
     train = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)
     train_labels = np.array([0, 1])
     seeds = np.array([[0.5, 0.0], [-1.0, 0.0]], np.float32)
-    radius = run.choose_radius(_job(), seeds, np.array([0, 0]), train, train_labels)
+    radius = runner.choose_radius(_job(), seeds, np.array([0, 0]), train, train_labels)
     assert radius.r == pytest.approx(1.0)
     np.testing.assert_allclose(radius.per_seed, [0.0, 1.0])
 
@@ -56,11 +56,11 @@ def test_drop_smallest_leaves_out_the_closest_distances():
     labels = np.array([0, 1, 0])
     seeds = np.array([[10.0, 0.0]], np.float32)
     # Per point: 0.1, 0.1, 2.0. Dropping the two smallest leaves 2.0.
-    assert run.choose_radius(_job(), seeds, np.array([1]), train, labels).r == pytest.approx(0.05)
-    dropped = run.choose_radius(_job(drop_smallest=2), seeds, np.array([1]), train, labels)
+    assert runner.choose_radius(_job(), seeds, np.array([1]), train, labels).r == pytest.approx(0.05)
+    dropped = runner.choose_radius(_job(drop_smallest=2), seeds, np.array([1]), train, labels)
     assert dropped.r == pytest.approx(1.0) and "2 smallest dropped" in dropped.source
     with pytest.raises(config_lib.ConfigError, match="radius.value"):
-        run.choose_radius(_job(drop_smallest=3), seeds, np.array([1]), train, labels)
+        runner.choose_radius(_job(drop_smallest=3), seeds, np.array([1]), train, labels)
 
 
 def test_radius_value_is_used_as_given_and_still_checked_against_2r():
@@ -68,7 +68,7 @@ def test_radius_value_is_used_as_given_and_still_checked_against_2r():
     seeds, seed_labels = _points(1, n=10)
     nearest = _brute(seeds, seed_labels, train, train_labels, "l2").min(axis=1)
     value = float(np.median(nearest)) / 2.0  # About half the seeds pass their 2r check.
-    radius = run.choose_radius(_job(value=value), seeds, seed_labels, train, train_labels)
+    radius = runner.choose_radius(_job(value=value), seeds, seed_labels, train, train_labels)
     assert radius.r == value and radius.source == "radius.value"
     np.testing.assert_allclose(radius.per_seed, np.where(nearest >= 2 * value, value, 0.0))
     assert 0 < np.count_nonzero(radius.per_seed) < len(seeds)
@@ -77,7 +77,7 @@ def test_radius_value_is_used_as_given_and_still_checked_against_2r():
 def test_local_mode_gives_each_seed_half_its_own_distance():
     train, train_labels = _points(0)
     seeds, seed_labels = _points(1, n=10)
-    radius = run.choose_radius(_job(mode="local", norm="linf"), seeds, seed_labels, train, train_labels)
+    radius = runner.choose_radius(_job(mode="local", norm="linf"), seeds, seed_labels, train, train_labels)
     nearest = _brute(seeds, seed_labels, train, train_labels, "linf").min(axis=1)
     assert radius.r is None
     np.testing.assert_allclose(radius.per_seed, nearest / 2.0, rtol=1e-6)

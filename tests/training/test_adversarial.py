@@ -38,9 +38,18 @@ def test_clip_bounds_are_per_feature_dicts():
     assert neighbour.clip_value_min == {"image": 0.0} and neighbour.clip_value_max == {"image": 1.0}
 
 
+@pytest.mark.parametrize("norm, nsl_name", [("linf", "infinity"), ("infinity", "infinity"), ("l2", "l2"),
+                                            ("l1", "l1")])
+def test_nsl_receives_its_own_name_for_the_norm(norm, nsl_name):
+    job = config_lib.parse(TrainJob, {"adversarial": {"enabled": True, "step_size": 0.1, "norm": norm}})
+    assert job.adversarial.norm == ("linf" if norm == "infinity" else norm)
+    wrapper = adversarial.wrap(_linear_model(), job.adversarial)
+    assert wrapper.adv_config.adv_neighbor_config.adv_grad_norm.value == nsl_name
+
+
 def test_fgsm_neighbour_moves_every_pixel_by_epsilon_unless_clipped():
     model = _linear_model()
-    wrapper = adversarial.wrap(model, AdversarialConfig(step_size=0.1, norm="infinity"))
+    wrapper = adversarial.wrap(model, AdversarialConfig(step_size=0.1, norm="linf"))
     wrapper.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.array([[0.5, 0.5, 0.95, 0.02], [0.3, 0.6, 0.5, 0.99]], "float32")
     y = np.array([0, 2], "int64")

@@ -127,7 +127,7 @@ def test_method_defaults_and_refusals():
     assert (fast.step_size, fast.attack_mode, fast.guard, fast.norm) == (pytest.approx(0.125), "train", True, "linf")
     assert AdversarialConfig(enabled=True, method="trades", epsilon=0.1).attack_mode == "eval"
     nsl = AdversarialConfig(enabled=True)
-    assert (nsl.norm, nsl.step_size, nsl.epsilon, nsl.radius) == ("infinity", 0.05, None, 0.05)
+    assert (nsl.norm, nsl.step_size, nsl.epsilon, nsl.radius) == ("linf", 0.05, None, 0.05)
     cases = [
         ({"adversarial": {"enabled": True, "method": "madry"}}, "expected one of 'nsl', 'pgd', 'trades', 'fast'"),
         ({"adversarial": {"enabled": True, "method": "pgd"}}, "needs adversarial.epsilon"),
@@ -135,7 +135,7 @@ def test_method_defaults_and_refusals():
         ({"adversarial": {"enabled": True, "method": "pgd", "epsilon": 0.1, "multiplier": 0.5}},
          "multiplier = 0.5 has no meaning for adversarial.method = pgd"),
         ({"adversarial": {"enabled": True, "beta": 3.0}}, "beta = 3.0 has no meaning for adversarial.method = nsl"),
-        ({"adversarial": {"enabled": True, "method": "trades", "epsilon": 0.1, "norm": "infinity"}},
+        ({"adversarial": {"enabled": True, "method": "trades", "epsilon": 0.1, "norm": "l1"}},
          "expected linf or l2"),
         ({"adversarial": {"enabled": True, "method": "trades", "epsilon": 0.1, "random_start": False}},
          "gradient is zero"),

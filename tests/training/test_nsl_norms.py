@@ -33,10 +33,10 @@ def test_each_norm_and_pgd_iterations_change_what_the_model_is_trained_against(t
     adversarial loss must fall in that order, and PGD (3 steps of 0.1 within 0.3)
     must differ from the single step.
     """
-    linf = _run(tmp_path, "linf", {"norm": "infinity", "step_size": 0.3})
+    linf = _run(tmp_path, "linf", {"norm": "linf", "step_size": 0.3})
     l2 = _run(tmp_path, "l2", {"norm": "l2", "step_size": 0.3})
     l1 = _run(tmp_path, "l1", {"norm": "l1", "step_size": 0.3})
-    pgd = _run(tmp_path, "pgd", {"norm": "infinity", "step_size": 0.1, "pgd_iterations": 3, "pgd_epsilon": 0.3})
+    pgd = _run(tmp_path, "pgd", {"norm": "linf", "step_size": 0.1, "pgd_iterations": 3, "pgd_epsilon": 0.3})
     losses = {k: m["train_scaled_adversarial_loss"] for k, m in
               {"linf": linf, "l2": l2, "l1": l1, "pgd": pgd}.items()}
     clean = linf["train_loss"]

@@ -3,13 +3,13 @@
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 import numpy as np
 
 from robustkit import config as config_lib
 from robustkit import versions
-from robustkit.data import DataConfig, load_split
+from robustkit.data.examples import load_arrays
 from robustkit.separation import exact, report, summary
 from robustkit.separation.config import SeparationJob
 from robustkit.separation.latent import VAECodec
@@ -17,23 +17,6 @@ from robustkit.separation.latent import VAECodec
 log = logging.getLogger(__name__)
 
 FILES = ("separation.json", "closest_pairs.png", "config.yaml")
-
-
-def load_arrays(options: DataConfig, split: str, limit: Optional[int]) -> Tuple[np.ndarray, np.ndarray, List[str]]:
-    """One split as numpy: uint8 images ``[N, H, W, C]``, int64 labels and the class names.
-
-    Raises:
-      robustkit.data.DataError: if the split cannot be read.
-    """
-    source = load_split(options, split, limit)
-    images, labels = [], []
-    for batch in source.dataset.batch(4096):
-        images.append(batch["image"].numpy())
-        labels.append(batch["label"].numpy())
-    if not images:
-        shape = tuple(d or 0 for d in source.image_shape)
-        return np.zeros((0,) + shape, np.uint8), np.zeros((0,), np.int64), source.class_names
-    return np.concatenate(images), np.concatenate(labels).astype(np.int64), source.class_names
 
 
 def measure(points: Dict[str, np.ndarray], labels: Dict[str, np.ndarray], job: SeparationJob,

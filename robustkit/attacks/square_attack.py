@@ -25,45 +25,16 @@ Example:
   >>> adversarial = attack(model, images, labels, epsilon=0.1, seed=(0, 1))
 """
 
-import dataclasses
 from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm
+from robustkit.attacks.autoattack_options import SquareConfig
 
 SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 SEGMENT = 200  # Iterations per compiled call; between calls fooled examples leave the batch.
-
-
-@dataclasses.dataclass
-class SquareConfig(base.SweepConfig):
-    """Options of ``square``.
-
-    Attributes:
-      norm: linf or l2.
-      queries: forward passes per example, the starting point included.
-      p_init: the initial fraction of the image a window covers.
-      rescale_schedule: scale the halving points of p to ``queries`` (the
-        paper) instead of using them as they are (AutoAttack).
-    """
-
-    name: str = "square"
-    norm: Norm = "linf"
-    queries: int = 5000
-    p_init: float = 0.8
-    rescale_schedule: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.norm not in ("linf", "l2"):
-            raise ValueError(f"norm = {self.norm!r} is not supported by square; expected linf or l2")
-        if self.queries < 1:
-            raise ValueError(f"queries = {self.queries} must be at least 1")
-        if not 0 < self.p_init <= 1:
-            raise ValueError(f"p_init = {self.p_init} must lie in (0, 1]")
 
 
 def centred_pattern(size: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Loads any image classifier as a differentiable function: float images in [0, 1] -> logits.
 
-Sources (see `robustkit.evaluation.paths` for how a PATH is resolved):
+Sources (see `robustkit.models.paths` for how a PATH is resolved):
 
 - SavedModels, robustkit's own or any other (Keras 2 ``model.save``, Keras 3
   ``model.export``, plain `tf.Module`): the signature ``serve_float`` if
@@ -15,7 +15,7 @@ whether the output is a probability vector (non-negative rows summing to 1), in
 which case the logits are recovered as ``log(p)`` (equal to the logits up to a
 per-example constant, which changes neither the softmax nor any attack).
 A uint8 input is attacked through a copy of the SavedModel that takes the same
-pixel values as float32 (`robustkit.evaluation.retype`), since a gradient
+pixel values as float32 (`robustkit.models.retype`), since a gradient
 cannot flow into an integer tensor. Each such finding is recorded in
 `Model.notes` and shown in the report.
 """
@@ -31,14 +31,15 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit.errors import UserError
-from robustkit.evaluation import retype
-from robustkit.evaluation.paths import resolve_model_path
+from robustkit.models import retype
+from robustkit.models.paths import resolve_model_path
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_ORDER = ("serve_float", "serving_default", "serve")
 RANGES: Dict[str, Tuple[float, float]] = {"[0, 1]": (1.0, 0.0), "[0, 255]": (255.0, 0.0), "[-1, 1]": (2.0, -1.0)}
 RANGE_MARGIN = 0.1  # A range other than [0, 1] must win the probe by this much accuracy.
+PROBE_EXAMPLES = 256  # Examples `Model.calibrate` measures on.
 
 
 class ModelLoadError(UserError, ValueError):
@@ -113,7 +114,7 @@ class Model:
 
 
 def load_model(name: str, path: str) -> Model:
-    """Loads ``path`` (resolved as in `robustkit.evaluation.paths`) as a `Model` named ``name``.
+    """Loads ``path`` (resolved as in `robustkit.models.paths`) as a `Model` named ``name``.
 
     Raises:
       ModelLoadError: if it is not a single-input image classifier we can read.
@@ -122,6 +123,34 @@ def load_model(name: str, path: str) -> Model:
     if os.path.isfile(path):
         return _from_keras_file(name, path)
     return _from_saved_model(name, path)
+
+
+def from_callable(name: str, model: Callable, image_shape: Tuple[int, int, int]) -> Model:
+    """Wraps an in-memory classifier (a Keras model or any callable from images in [0, 1] to class scores).
+
+    Its input range is taken to be [0, 1]; whether it returns probabilities is
+    measured by `Model.calibrate`, as for a loaded model.
+
+    Raises:
+      ModelLoadError: if it does not map a batch of ``image_shape`` images to one score row per image.
+    """
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, keras.Model):
+        raw = lambda x: model(x, training=False)  # noqa: E731
+        notes = [f"in-memory Keras model {model.name!r}"]
+    elif callable(model):
+        raw = model
+        notes = [f"in-memory callable {getattr(model, '__name__', type(model).__name__)!r}"]
+    else:
+        raise ModelLoadError(f"model {name}: expected a Keras model, a callable returning logits or a model path, "
+                             f"got {type(model).__name__}")
+    out = tf.convert_to_tensor(raw(tf.zeros([1, *image_shape], tf.float32)))
+    if out.shape.rank != 2 or out.shape[0] != 1 or not out.shape[1] or out.shape[1] < 2:
+        raise ModelLoadError(f"model {name}: on a batch of one {'x'.join(map(str, image_shape))} image it returned "
+                             f"shape {out.shape.as_list()}; expected [1, classes] class scores")
+    return Model(name, "<in memory>", raw, shape=tuple(image_shape), num_classes=int(out.shape[1]), notes=notes,
+                 range_known=True, keep=model)
 
 
 def _image_shape(shape: tf.TensorShape, where: str) -> Tuple[Optional[int], Optional[int], int]:
@@ -211,7 +240,7 @@ def _from_saved_model(name: str, path: str) -> Model:
 
 
 def _float_signature(path: str, key: str, where: str):
-    """Signature ``key`` of a float32 copy of the SavedModel (see `robustkit.evaluation.retype`)."""
+    """Signature ``key`` of a float32 copy of the SavedModel (see `robustkit.models.retype`)."""
     work = tempfile.mkdtemp(prefix="robustkit-float-")
     try:
         retype.float_copy(path, key, work)

@@ -22,59 +22,18 @@ Example:
   >>> adversarial = attack(model, images, labels, epsilon=0.1, seed=(0, 1))
 """
 
-import dataclasses
 import logging
-from typing import List, Literal, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm
+from robustkit.attacks.autoattack_options import ApgdConfig
 
 log = logging.getLogger(__name__)
 
 _DENOMINATOR_FLOOR = 1e-12
-
-
-@dataclasses.dataclass
-class ApgdConfig(base.SweepConfig):
-    """Options of ``apgd``.
-
-    Attributes:
-      norm: linf or l2.
-      loss: ce or dlr (the targeted version always uses the targeted DLR, or
-        targeted cross-entropy on models with fewer than 4 classes).
-      targeted: run the targeted version (APGD-T) over ``n_target_classes``.
-      n_target_classes: targets per example for the targeted version.
-      iterations: steps per run (N of the paper; 100 in AutoAttack).
-      restarts: runs from random starts; later runs attack only the examples
-        earlier ones did not fool.
-      rho: the oscillation threshold of the step-size rule.
-      eot_iter: gradient draws averaged per step (1: none).
-    """
-
-    name: str = "apgd"
-    norm: Norm = "linf"
-    loss: Literal["ce", "dlr"] = "ce"
-    targeted: bool = False
-    n_target_classes: int = 9
-    iterations: int = 100
-    restarts: int = 1
-    rho: float = 0.75
-    eot_iter: int = 1
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.norm not in ("linf", "l2"):
-            raise ValueError(f"norm = {self.norm!r} is not supported by apgd; expected linf or l2")
-        if self.loss not in ("ce", "dlr"):
-            raise ValueError(f"loss = {self.loss!r} is not an apgd loss; expected ce or dlr")
-        for key in ("iterations", "restarts", "n_target_classes", "eot_iter"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} = {getattr(self, key)} must be at least 1")
-        if not 0 < self.rho < 1:
-            raise ValueError(f"rho = {self.rho} must lie in (0, 1)")
 
 
 def checkpoints(iterations: int) -> List[int]:

@@ -29,58 +29,18 @@ Example:
 import dataclasses
 import logging
 import time
-from typing import Dict, List, Literal, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.apgd import Apgd, ApgdConfig
-from robustkit.attacks.base import Norm
-from robustkit.attacks.fab import Fab, FabConfig
-from robustkit.attacks.square import Square, SquareConfig
+from robustkit.attacks.apgd_attack import Apgd, ApgdConfig
+from robustkit.attacks.autoattack_options import VERSIONS, AutoAttackConfig  # noqa: F401  (VERSIONS re-exported)
+from robustkit.attacks.fab_attack import Fab, FabConfig
+from robustkit.attacks.square_attack import Square, SquareConfig
 
 log = logging.getLogger(__name__)
-
-VERSIONS = ("standard", "plus", "rand")
-
-
-@dataclasses.dataclass
-class AutoAttackConfig(base.SweepConfig):
-    """Options of ``autoattack``.
-
-    Attributes:
-      version: standard, plus or rand (see the module docstring).
-      norm: linf or l2.
-      epsilons: radii in pixel units (AutoAttack's protocol on Fashion-MNIST
-        and MNIST uses L-inf 0.1 and 0.3; on CIFAR-10 8/255).
-      n_target_classes: targets of APGD-T and FAB-T.
-      iterations: APGD and FAB iterations.
-      square_queries: Square's query budget.
-      eot_iter: gradient draws per step in the rand version.
-      seed: the attacks' seed (null: the run's seed).
-    """
-
-    name: str = "autoattack"
-    version: Literal["standard", "plus", "rand"] = "standard"
-    norm: Norm = "linf"
-    epsilons: List[float] = dataclasses.field(default_factory=lambda: [0.1])
-    n_target_classes: int = 9
-    iterations: int = 100
-    square_queries: int = 5000
-    eot_iter: int = 20
-    seed: Optional[int] = None
-
-    def __post_init__(self):
-        if self.version not in VERSIONS:
-            raise ValueError(f"version = {self.version!r} is not an AutoAttack version; expected one of "
-                             f"{', '.join(VERSIONS)}")
-        if self.norm not in ("linf", "l2"):
-            raise ValueError(f"norm = {self.norm!r} is not supported by autoattack; expected linf or l2")
-        super().__post_init__()
-        for key in ("n_target_classes", "iterations", "square_queries", "eot_iter"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} = {getattr(self, key)} must be at least 1")
 
 
 def stage_attacks(options: AutoAttackConfig) -> List[Tuple[str, base.Attack]]:

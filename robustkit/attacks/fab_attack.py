@@ -26,54 +26,15 @@ Example:
   >>> adversarial = attack(model, images, labels, epsilon=0.1, seed=(0, 1))
 """
 
-import dataclasses
 from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from robustkit.attacks import base
-from robustkit.attacks.base import Norm
+from robustkit.attacks.autoattack_options import FabConfig
 
 NOT_FOUND = 1e10
-
-
-@dataclasses.dataclass
-class FabConfig(base.SweepConfig):
-    """Options of ``fab``.
-
-    Attributes:
-      norm: linf or l2.
-      targeted: run FAB-T over ``n_target_classes`` targets.
-      n_target_classes: targets per example for FAB-T.
-      iterations: steps per run.
-      restarts: runs per target (the first from the clean image, the others
-        from random points at distance epsilon / 2).
-      alpha_max: the largest weight of the step from the original image.
-      eta: overshoot of each step.
-      beta: pull back towards the original image after a success.
-    """
-
-    name: str = "fab"
-    norm: Norm = "linf"
-    targeted: bool = False
-    n_target_classes: int = 9
-    iterations: int = 100
-    restarts: int = 1
-    alpha_max: float = 0.1
-    eta: float = 1.05
-    beta: float = 0.9
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.norm not in ("linf", "l2"):
-            raise ValueError(f"norm = {self.norm!r} is not supported by fab; expected linf or l2")
-        for key in ("iterations", "restarts", "n_target_classes"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} = {getattr(self, key)} must be at least 1")
-        if not 0 <= self.alpha_max <= 1 or self.eta < 1 or not 0 < self.beta <= 1:
-            raise ValueError(f"alpha_max = {self.alpha_max}, eta = {self.eta}, beta = {self.beta}: expected "
-                             "alpha_max in [0, 1], eta >= 1 and beta in (0, 1]")
 
 
 def project_to_hyperplane(points: tf.Tensor, w: tf.Tensor, b: tf.Tensor, norm: str) -> tf.Tensor:

@@ -12,7 +12,7 @@ from robustkit import config as config_lib
 from robustkit import outputs, versions
 from robustkit.separation import exact
 from robustkit.separation.latent import VAECodec
-from robustkit.separation.run import load_arrays
+from robustkit.data.examples import load_arrays
 from robustkit.testgen import generate, report, scoring
 from robustkit.testgen.config import TestgenJob
 
