@@ -62,8 +62,15 @@ class OverfitGuard(keras.callbacks.Callback):
     (inference mode, ``guard_iterations`` steps of 2.5 * epsilon / iterations, no
     random start) on a fixed batch, keeps the weights of the best check, and when
     the accuracy falls more than ``guard_drop`` below the best, puts those weights
-    back and stops training. ``logs['guard_pgd_accuracy']`` records each check;
-    `summary` says what happened.
+    back and stops training. It also measures the accuracy under the method's own
+    training attack (its start, step and iterations, cross-entropy, inference mode)
+    on the same batch: when that exceeds the PGD accuracy by more than
+    ``guard_gap``, the training attack has stopped finding what PGD finds, the
+    other face of the collapse, which can set in from the first epoch; that epoch
+    is never the best, and the run rolls back and stops as for a drop (with no
+    earlier epoch to go back to, it stops where it is and says so).
+    ``logs['guard_pgd_accuracy']`` and ``logs['guard_train_attack_accuracy']``
+    record each check; `summary` says what happened.
     """
 
     def __init__(self, base_model: keras.Model, images: np.ndarray, labels: np.ndarray, options: AdversarialConfig):
@@ -73,6 +80,8 @@ class OverfitGuard(keras.callbacks.Callback):
         self.labels = tf.constant(np.asarray(labels).reshape(-1), tf.int64)
         self.options = options
         self.history: List[float] = []
+        self.train_attack_history: List[float] = []
+        self.collapse_reason: Optional[str] = None
         self.best_accuracy = -1.0
         self.best_epoch: Optional[int] = None
         self.collapsed_epoch: Optional[int] = None
@@ -82,42 +91,61 @@ class OverfitGuard(keras.callbacks.Callback):
     def _compile(self):
         options = self.options
         epsilon, iterations = float(options.epsilon), options.guard_iterations
+        train_start = options.method != "trades" and options.random_start
 
         def logits_of(x):
             return tf.cast(self.base_model({"image": x}, training=False), tf.float32)
 
-        @tf.function
-        def check(images, labels):
-            adversarial, _ = ascend(logits_of, lambda logits: base.cross_entropy(logits, labels), images,
-                                    tf.zeros_like(images), epsilon, 2.5 * epsilon / iterations, iterations,
-                                    options.norm)
+        def accuracy(images, labels, start, step_size, steps):
+            adversarial, _ = ascend(logits_of, lambda logits: base.cross_entropy(logits, labels), images, start,
+                                    epsilon, step_size, steps, options.norm)
             predicted = tf.argmax(logits_of(adversarial), axis=-1)
             return tf.reduce_mean(tf.cast(tf.equal(predicted, labels), tf.float32))
+
+        @tf.function
+        def check(images, labels):
+            pgd = accuracy(images, labels, tf.zeros_like(images), 2.5 * epsilon / iterations, iterations)
+            start = (base.random_in_ball(tf.shape(images), epsilon, options.norm, tf.constant([0, 1], tf.int64))
+                     if train_start else tf.zeros_like(images))
+            own = accuracy(images, labels, start, float(options.step_size), options.iterations)
+            return pgd, own
 
         return check
 
     def pgd_accuracy(self) -> float:
         """The base model's PGD accuracy on the fixed batch now."""
-        return float(self._check(self.images, self.labels))
+        return float(self._check(self.images, self.labels)[0])
 
     def on_epoch_end(self, epoch, logs=None):
-        accuracy = self.pgd_accuracy()
-        self.history.append(accuracy)
+        pgd, own = (float(v) for v in self._check(self.images, self.labels))
+        self.history.append(pgd)
+        self.train_attack_history.append(own)
         if logs is not None:
-            logs["guard_pgd_accuracy"] = accuracy
-        if accuracy > self.best_accuracy:
-            self.best_accuracy, self.best_epoch = accuracy, epoch
+            logs["guard_pgd_accuracy"] = pgd
+            logs["guard_train_attack_accuracy"] = own
+        gap = own - pgd > self.options.guard_gap
+        if not gap and pgd > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = pgd, epoch
             self._best_weights = self.base_model.get_weights()
             return
-        if accuracy < self.best_accuracy - self.options.guard_drop and self.collapsed_epoch is None:
-            self.collapsed_epoch = epoch
+        drop = self.best_epoch is not None and pgd < self.best_accuracy - self.options.guard_drop
+        if not (gap or drop) or self.collapsed_epoch is not None:
+            return
+        self.collapsed_epoch = epoch
+        self.model.stop_training = True
+        if gap:
+            self.collapse_reason = (f"accuracy under the training attack ({own:.3f}) exceeds PGD-"
+                                    f"{self.options.guard_iterations} accuracy ({pgd:.3f}) by more than guard_gap "
+                                    f"= {self.options.guard_gap:g} on the guard batch")
+        else:
+            self.collapse_reason = (f"PGD-{self.options.guard_iterations} accuracy on the guard batch fell from "
+                                    f"{self.best_accuracy:.3f} (epoch {self.best_epoch + 1}) to {pgd:.3f}")
+        if self._best_weights is None:
+            action = "no earlier epoch passed the check, so the weights stay those of this epoch; training stopped"
+        else:
             self.base_model.set_weights(self._best_weights)
-            self.model.stop_training = True
-            log.warning(
-                "catastrophic overfitting caught: PGD-%d accuracy on the guard batch fell from %.3f (epoch %d) to "
-                "%.3f after epoch %d; rolled back to the weights of epoch %d and stopped training",
-                self.options.guard_iterations, self.best_accuracy, self.best_epoch + 1, accuracy, epoch + 1,
-                self.best_epoch + 1)
+            action = f"rolled back to the weights of epoch {self.best_epoch + 1} and stopped training"
+        log.warning("catastrophic overfitting caught after epoch %d: %s; %s", epoch + 1, self.collapse_reason, action)
 
     def summary(self) -> Dict[str, Any]:
         """What the guard saw: for metrics.json."""
@@ -127,6 +155,9 @@ class OverfitGuard(keras.callbacks.Callback):
             "best_pgd_accuracy": self.best_accuracy if self.history else None,
             "collapsed": self.collapsed_epoch is not None,
             "rolled_back_and_stopped_after_epoch": None if self.collapsed_epoch is None else self.collapsed_epoch + 1,
+            "rolled_back": self.collapsed_epoch is not None and self._best_weights is not None,
+            "reason": self.collapse_reason,
+            "train_attack_accuracy": self.train_attack_history,
             "examples": int(self.images.shape[0]),
             "iterations": self.options.guard_iterations,
         }
