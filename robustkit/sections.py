@@ -1,6 +1,7 @@
 """Config sections shared by the entry points (no TensorFlow import here)."""
 
 import dataclasses
+import os
 from typing import List, Literal, Optional
 
 
@@ -17,6 +18,11 @@ class RunConfig:
     name: str = "run"
     dir: Optional[str] = None
     seed: int = 0
+
+    def resolve(self) -> None:
+        """Fills the default run directory, ``runs/<name>``."""
+        if self.dir is None:
+            self.dir = os.path.join("runs", self.name)
 
 
 @dataclasses.dataclass

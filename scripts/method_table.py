@@ -46,6 +46,9 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--aa-examples", type=int, default=1000, help="test images AutoAttack runs on")
     parser.add_argument("--out", default="runs/method_table")
     parser.add_argument("--again", action="store_true", help="measure rows already in <out>/table.json again")
+    parser.add_argument("--reuse-trained", action="store_true",
+                        help="evaluate a method's model again without training it, when <out>/<method>/model and its "
+                             "train_seconds.json exist")
     return parser.parse_args(argv)
 
 
@@ -68,7 +71,14 @@ def _row(method: str, args: argparse.Namespace) -> dict:
              "--set", f"export.dir={out}", "--set", "export.name=model", "--set", "run.seed=0"]
     for override in overrides + args.overrides:
         train += ["--set", override]
-    train_seconds = _run(train, os.path.join(out, "train.log"))
+    timing = os.path.join(out, "train_seconds.json")
+    if args.reuse_trained and os.path.isfile(timing) and os.path.isdir(os.path.join(out, "model")):
+        with open(timing) as f:
+            train_seconds = json.load(f)["train_seconds"]
+    else:
+        train_seconds = _run(train, os.path.join(out, "train.log"))
+        with open(timing, "w") as f:
+            json.dump({"train_seconds": train_seconds}, f)
     validate = [sys.executable, "-m", "robustkit.validate_adv", "--config", "configs/validate_method_table.yaml",
                 "--model", f"{method}={os.path.join(out, 'model')}", "--out", os.path.join(out, "validate"),
                 "--set", f"attacks.autoattack.max_examples={args.aa_examples}"]

@@ -8,7 +8,6 @@ one key, ``--set attacks.lbfgs=false`` drops an attack.
 """
 
 import dataclasses
-import os
 from typing import Dict, Optional
 
 from robustkit.attacks.options import AttackConfig, FgsmConfig, NoiseConfig, PgdConfig
@@ -110,8 +109,7 @@ class ValidateJob:
 
     def resolve(self) -> "ValidateJob":
         """Fills the run directory and checks what spans sections."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.batch_size < 1:
             raise ValueError(f"batch_size = {self.batch_size} must be at least 1")
         if not self.attacks:

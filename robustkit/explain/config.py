@@ -15,7 +15,6 @@ that flips each example (the "good" and "bad" images).
 """
 
 import dataclasses
-import os
 from typing import Dict, List, Literal, Optional
 
 from robustkit.attacks.options import AttackConfig, FgsmConfig, IaaConfig, LbfgsConfig, PgdConfig
@@ -204,8 +203,7 @@ class ExplainJob:
 
     def resolve(self) -> "ExplainJob":
         """Fills the run directory and checks what spans sections."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.batch_size < 1:
             raise ValueError(f"batch_size = {self.batch_size} must be at least 1")
         if not self.methods:

@@ -9,7 +9,6 @@ This module imports no TensorFlow. The ``data`` block names a pair source
 """
 
 import dataclasses
-import os
 from typing import Any, Dict, List, Literal, Optional
 
 from robustkit import config as config_lib
@@ -150,8 +149,7 @@ class GenerativeJob:
 
     def resolve(self) -> "GenerativeJob":
         """Fills the defaults that derive from other keys and checks across sections."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.export.name is None:
             self.export.name = self.run.name
         if self.model.task != self.task:

@@ -26,6 +26,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from robustkit.attacks import base
 from robustkit.errors import UserError
 from robustkit.models.paths import ModelPathError, resolve_model_path
 
@@ -37,9 +38,8 @@ class PerturbationSetError(UserError, ValueError):
 
 
 def project(u: tf.Tensor, radius: float) -> tf.Tensor:
-    """Projects each row of ``u`` ``[B, k]`` onto the L2 ball of ``radius``."""
-    norm = tf.norm(u, axis=-1, keepdims=True)
-    return u * tf.minimum(1.0, radius / tf.maximum(norm, 1e-12))
+    """Projects each row of ``u`` ``[B, k]`` onto the L2 ball of ``radius`` (the attacks' projection)."""
+    return base.project(u, tf.cast(radius, u.dtype), "l2")
 
 
 def sample_ball(shape, radius: float, seed: Sequence[int]) -> tf.Tensor:
@@ -208,12 +208,6 @@ def _convert(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
     return tf.clip_by_value(images, 0.0, 1.0)
 
 
-def _logits_fn(classifier) -> LogitsFn:
-    if hasattr(classifier, "layers"):  # A Keras model: inference mode.
-        return lambda images: classifier(images, training=False)
-    return classifier
-
-
 def random_perturbation(perturbation_set: PerturbationSet, images: tf.Tensor, radius: float,
                         seed: Sequence[int] = (0, 0)) -> tf.Tensor:
     """One draw per image from the set, uniform in the latent ball (data augmentation)."""
@@ -235,7 +229,7 @@ def worst_case_images(classifier, images: tf.Tensor, labels: tf.Tensor, perturba
     Returns:
       float32 images ``[B, H, W, C]`` in [0, 1].
     """
-    perturbed, _ = perturbation_set.worst_case(_logits_fn(classifier), images, labels, radius, steps, step_size,
+    perturbed, _ = perturbation_set.worst_case(base.logits_fn(classifier), images, labels, radius, steps, step_size,
                                                random_start, seed)
     return perturbed
 

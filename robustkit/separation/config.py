@@ -1,7 +1,6 @@
 """The config schema of ``python -m robustkit.separation`` (no TensorFlow import here)."""
 
 import dataclasses
-import os
 from typing import List, Literal, Optional
 
 from robustkit.data.options import DataConfig
@@ -70,8 +69,7 @@ class SeparationJob:
 
     def resolve(self) -> "SeparationJob":
         """Fills ``run.dir`` and checks that latent space has a VAE."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.space == "latent" and not self.vae:
             raise ValueError("space = latent needs vae: the path of a VAE export (python -m robustkit.train "
                              "--config configs/vae_fashion_mnist.yaml prints it), e.g. --set vae=saved_models/"

@@ -1,7 +1,6 @@
 """The config schema of ``python -m robustkit.testgen`` (no TensorFlow import here)."""
 
 import dataclasses
-import os
 from typing import Literal, Optional
 
 from robustkit.data.options import DataConfig
@@ -129,8 +128,7 @@ class TestgenJob:
 
     def resolve(self) -> "TestgenJob":
         """Fills ``run.dir`` and checks that latent space has a VAE."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.space == "latent" and not self.vae:
             raise ValueError("space = latent needs vae: the path of a VAE export, e.g. --set "
                              "vae=saved_models/vae_fashion_mnist")

@@ -1,7 +1,6 @@
 """The config schema of ``python -m robustkit.train`` (no TensorFlow import here)."""
 
 import dataclasses
-import os
 import re
 from typing import List, Literal, Optional
 
@@ -237,8 +236,7 @@ class TrainJob:
 
     def resolve(self) -> "TrainJob":
         """Fills the defaults that derive from other keys and checks across sections."""
-        if self.run.dir is None:
-            self.run.dir = os.path.join("runs", self.run.name)
+        self.run.resolve()
         if self.export.name is None:
             self.export.name = self.run.name
         self._check_adversarial()
