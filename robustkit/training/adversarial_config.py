@@ -78,7 +78,8 @@ class AdversarialConfig:
       guard_drop: a fall of PGD accuracy below the best by more than this is a collapse.
       guard_gap: accuracy under the method's own training attack above the PGD
         accuracy, on the same batch, by more than this is a collapse (the
-        training attack no longer finds what PGD finds); 1.0 turns it off.
+        training attack no longer finds what PGD finds), checked from the second
+        epoch and after the epsilon warm-up; 1.0 turns it off.
     """
 
     enabled: bool = False

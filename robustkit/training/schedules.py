@@ -66,9 +66,10 @@ class OverfitGuard(keras.callbacks.Callback):
     training attack (its start, step and iterations, cross-entropy, inference mode)
     on the same batch: when that exceeds the PGD accuracy by more than
     ``guard_gap``, the training attack has stopped finding what PGD finds, the
-    other face of the collapse, which can set in from the first epoch; that epoch
-    is never the best, and the run rolls back and stops as for a drop (with no
-    earlier epoch to go back to, it stops where it is and says so).
+    other face of the collapse, which can set in from the first epochs. This
+    check starts after the first epoch and after the epsilon warm-up; an epoch
+    it flags is never the best, and the run rolls back and stops as for a drop
+    (with no earlier epoch to go back to, it stops where it is and says so).
     ``logs['guard_pgd_accuracy']`` and ``logs['guard_train_attack_accuracy']``
     record each check; `summary` says what happened.
     """
@@ -123,7 +124,8 @@ class OverfitGuard(keras.callbacks.Callback):
         if logs is not None:
             logs["guard_pgd_accuracy"] = pgd
             logs["guard_train_attack_accuracy"] = own
-        gap = own - pgd > self.options.guard_gap
+        # The gap says nothing about a model still close to its initialisation, nor while epsilon warms up.
+        gap = own - pgd > self.options.guard_gap and epoch >= max(1, self.options.epsilon_warmup_epochs)
         if not gap and pgd > self.best_accuracy:
             self.best_accuracy, self.best_epoch = pgd, epoch
             self._best_weights = self.base_model.get_weights()
