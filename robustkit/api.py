@@ -55,14 +55,14 @@ def evaluate(models: Mapping[str, Any], images: Any, labels: Any, attacks: Union
       `robustkit.evaluation.scoring.Results`: e.g. ``results.clean_accuracy("base")``,
       ``results.accuracy("base", "pgd", 0.1)``, ``results.worst_case``, ``results.sanity``.
     """
-    from robustkit.attacks.functional import _as_arrays
+    from robustkit.attacks.functional import as_arrays
     from robustkit.evaluation import report, runner
     from robustkit.models import loading
 
     if not models:
         raise ValueError("models must name at least one model, e.g. {'base': model}")
     job = _validate_job(attacks, sections)
-    images, labels = _as_arrays(images, labels)
+    images, labels = as_arrays(images, labels)
     loaded = {}
     for name, model in models.items():
         if isinstance(model, (str, os.PathLike)):

@@ -25,7 +25,8 @@ from robustkit.attacks.registry import ATTACKS
 from robustkit.models import loading
 
 
-def _as_arrays(images: Any, labels: Any):
+def as_arrays(images: Any, labels: Any):
+    """``images`` and ``labels`` checked and cast: float32 [N, H, W, C] in [0, 1] and int64 [N]."""
     images = np.asarray(images)
     labels = np.asarray(labels)
     if images.ndim != 4 or not np.issubdtype(images.dtype, np.floating):
@@ -65,7 +66,7 @@ def attack(name: str, model: Any, images: Any, labels: Any, *, epsilon: float, s
     block = config_lib.parse(ATTACKS.options(name), {**options, "name": name, "epsilons": [epsilon]},
                              source=f"robustkit.attacks.{name}")
     built = ATTACKS.build(block)
-    images, labels = _as_arrays(images, labels)
+    images, labels = as_arrays(images, labels)
     model = as_model(model, images, labels)
     if batch_size < 1:
         raise ValueError(f"batch_size = {batch_size} must be at least 1")
