@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Callable, Optional, Sequence, Type, TypeVar
 
+from robustkit import quiet
 from robustkit.errors import STALLED_EXIT_CODE, UserError
 
 
@@ -53,7 +54,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level", type=log_level, default=os.environ.get("ROBUSTKIT_LOG_LEVEL", "INFO"),
-        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO, or $ROBUSTKIT_LOG_LEVEL)"
+        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO, or $ROBUSTKIT_LOG_LEVEL); "
+             "DEBUG also shows TensorFlow's start-up and INFO lines"
     )
 
 
@@ -102,7 +104,11 @@ def command_line(prog: str, argv: Optional[Sequence[str]]) -> str:
 
 
 def setup_logging(level: str) -> None:
-    """Logs to stderr at ``level``; the level is set even when the root logger already has handlers."""
+    """Logs to stderr at ``level``; the level is set even when the root logger already has handlers.
+
+    Below DEBUG, TensorFlow's start-up lines, absl's INFO lines and the warnings
+    every run gives are hidden (`robustkit.quiet`); DEBUG shows all of them.
+    """
     numeric = getattr(logging, log_level(level))
     logging.basicConfig(
         level=numeric,
@@ -111,7 +117,12 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger().setLevel(numeric)  # basicConfig does nothing when a handler exists.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet.quiet_loggers(numeric)
+    if numeric <= logging.DEBUG:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        quiet.filter_stderr()
 
 
 def run(body: Callable[[], int]) -> int:

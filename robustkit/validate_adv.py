@@ -44,10 +44,15 @@ def _run(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
     if job is None:
         return 0
     models = parse_model_flags(args.model)
+    if job.corruptions is not None:  # Before any attack runs.
+        job.corruptions.check_models(models)
     from robustkit.evaluation import report, runner  # Imports TensorFlow.
 
     command = cli.command_line("python -m robustkit.validate_adv", argv)
     results = runner.validate(job, models)
+    if not results.chief:
+        print("results gathered; the chief worker writes them")
+        return 0
     config_lib.save(job, os.path.join(job.run.dir, "config.yaml"), command=command)
     paths = report.write_all(results, job.run.dir, job.run.seed, command)
     print(report.console_table(results))

@@ -244,4 +244,24 @@ MUTANTS: Tuple[Mutant, ...] = (
            '    bad = [s for s in seen if s["drop"] > SQUARE_TOLERANCE]', "    bad = []",
            ("tests/evaluation/test_aa_checks.py::"
             "test_a_gradient_masked_model_trips_the_square_and_gradient_warnings",)),
+    Mutant("start_up_lines_shown", "a run prints no TensorFlow start-up lines",
+           "robustkit/cli.py",
+           "        quiet.filter_stderr()", "        pass",
+           ("tests/test_quiet.py::test_entry_point_logging_hides_start_up_lines_and_debug_shows_them",
+            "tests/test_quiet.py::test_a_training_run_prints_no_tensorflow_start_up_lines")),
+    Mutant("bar_held_back", "progress bars on a terminal behind the stderr filter",
+           "robustkit/quiet.py",
+           "            if pending and not _may_become_noise(pending):", "            if False:",
+           ("tests/test_quiet.py::test_a_bar_redrawn_in_place_reaches_the_real_stderr_before_its_line_ends",)),
+    Mutant("replicas_swap_batches", "evaluation under tf.distribute: the same results on one device and on two",
+           "robustkit/replicas.py",
+           "padded[context.replica_id_in_sync_group]",
+           "padded[(context.replica_id_in_sync_group + 1) % len(padded)]",
+           ("tests/evaluation/test_distributed_evaluation.py::"
+            "test_one_device_and_two_logical_cpus_give_identical_results",
+            "tests/explain/test_cli.py::"
+            "test_attacks_give_the_same_images_on_one_device_and_on_two_logical_cpus",
+            "tests/separation/test_exact.py::"
+            "test_two_logical_cpus_share_the_tile_pairs_and_agree_with_brute_force",
+            "tests/testgen/test_cli.py::test_two_logical_cpus_give_the_same_tests_and_predictions")),
 )

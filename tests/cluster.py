@@ -1,4 +1,4 @@
-"""Two `robustkit.train` workers on localhost ports, as a MultiWorkerMirroredStrategy cluster."""
+"""Two robustkit workers (training or evaluation) on localhost ports, as a MultiWorkerMirroredStrategy cluster."""
 
 import json
 import os
@@ -22,8 +22,8 @@ def free_ports(n: int) -> List[int]:
     return ports
 
 
-def start_pair(config: str, cwd, extra: Sequence[str] = ()) -> List[subprocess.Popen]:
-    """Starts worker 0 (the chief) and worker 1 of ``python -m robustkit.train --config config``.
+def start_pair(config: str, cwd, extra: Sequence[str] = (), module: str = "robustkit.train") -> List[subprocess.Popen]:
+    """Starts worker 0 (the chief) and worker 1 of ``python -m <module> --config config``.
 
     Their output goes to files in ``cwd``, not pipes: a worker blocked on a full
     pipe that nobody reads stalls the other in its next all-reduce.
@@ -37,7 +37,7 @@ def start_pair(config: str, cwd, extra: Sequence[str] = ()) -> List[subprocess.P
         with open(os.path.join(str(cwd), f"worker-{stamp}.out"), "w") as out, \
                 open(os.path.join(str(cwd), f"worker-{stamp}.err"), "w") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "robustkit.train", "--config", config, "--set",
+                [sys.executable, "-m", module, "--config", config, "--set",
                  "distribute.strategy=multi_worker", *extra],
                 env=env, cwd=str(cwd), stdout=out, stderr=err, text=True,
             )

@@ -10,9 +10,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENTRY_MODULES = ["robustkit.train", "robustkit.validate_adv", "robustkit.separation.__main__",
-                 "robustkit.testgen.__main__", "robustkit.explain.__main__"]
+                 "robustkit.testgen.__main__", "robustkit.explain.__main__", "robustkit.certify.__main__"]
 SCRIPTS = ["robustkit-train", "robustkit-validate-adv", "robustkit-separation", "robustkit-testgen",
-           "robustkit-explain"]
+           "robustkit-explain", "robustkit-certify"]
 
 
 def _source_packages():

@@ -187,3 +187,27 @@ def test_the_quickstart_config_names_the_command_that_runs_it():
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "validate_quickstart.yaml")
     first = open(path).readline()
     assert first.startswith("# python -m robustkit.validate_adv --config configs/validate_quickstart.yaml --model")
+
+
+def test_two_workers_shard_the_examples_and_the_chief_writes_what_one_device_writes(setup, tmp_path):
+    from tests import cluster
+
+    root, config = setup
+    data = yaml.safe_load(open(config).read().split("\n", 1)[1])
+    data["attacks"] = {"fgsm": ATTACKS["fgsm"], "pgd": {**ATTACKS["pgd"], "random_start": True},
+                       "noise": ATTACKS["noise"]}
+    data["batch_size"] = 12  # 48 examples: 4 batches, two per worker
+    path = tmp_path / "mw.yaml"
+    path.write_text("# python -m robustkit.validate_adv --config mw.yaml\n" + yaml.safe_dump(data))
+    assert validate_adv.main(["--config", str(path), *_models(root), "--out", str(tmp_path / "one")]) == 0
+    procs = cluster.start_pair(str(path), tmp_path, [*_models(root), "--out", str(tmp_path / "two")],
+                               module="robustkit.validate_adv")
+    results = cluster.wait_pair(procs, timeout=420)
+    for code, out, err in results:
+        assert code == 0, err[-3000:]
+    assert results[0][1].strip().splitlines()[-1].startswith("report: ")
+    assert results[1][1].strip().splitlines()[-1] == "results gathered; the chief worker writes them"
+    one = (tmp_path / "one" / "robust_accuracy.csv").read_text()
+    assert (tmp_path / "two" / "robust_accuracy.csv").read_text() == one
+    rows = list(csv.DictReader(one.splitlines()))
+    assert any(float(r["accuracy"]) < 1.0 for r in rows if r["attack"] == "pgd")

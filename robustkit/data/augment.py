@@ -7,7 +7,14 @@ together and scattered back, so an op's cost scales with its probability.
 Per-example parameters (brightness deltas, crop offsets) are drawn for the whole
 batch in one tensor, so a batch takes a handful of vectorised ops. Ops run in a
 fixed order: flip, crop, colour jitter, Gaussian noise, Poisson noise,
-salt-and-pepper. The result is clipped to [0, 1].
+salt-and-pepper, MNIST-C corruptions. The result is clipped to [0, 1].
+Smoothing noise (``smoothing_sigma``) comes last, on every example, and is not
+clipped: it is the noise of randomized smoothing (Cohen, Rosenfeld & Kolter,
+2019), under which a certified classifier must be accurate.
+
+The MNIST-C corruptions (Mu & Gilmer, 2019; `robustkit.data.corruptions`) are
+NumPy code, run through ``tf.numpy_function`` on the examples drawn for them;
+their random draws derive from the batch seed like every other op's.
 
 Poisson (shot) noise follows the photon-counting model used for image
 corruption benchmarks (Hendrycks & Dietterich, 2019, "Benchmarking Neural
@@ -17,8 +24,10 @@ Network Robustness to Common Corruptions and Perturbations"):
 
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
+from robustkit.data import corruptions as mnist_c
 from robustkit.data.options import AugmentConfig
 
 # Indices folded into the batch seed, one per random draw.
@@ -28,6 +37,8 @@ _JITTER_MASK, _BRIGHTNESS, _CONTRAST, _SATURATION, _HUE = 5, 6, 7, 8, 9
 _GAUSS_MASK, _GAUSS = 10, 11
 _POISSON_MASK, _POISSON = 12, 13
 _SP_MASK, _SP_PIXELS, _SP_VALUES = 14, 15, 16
+_CORRUPT = 17
+_SMOOTHING = 18
 
 
 def _seed(seed: tf.Tensor, index: int) -> tf.Tensor:
@@ -136,6 +147,35 @@ def salt_and_pepper(images: tf.Tensor, seed: tf.Tensor, prob: float, amount: flo
     return _on_subset(images, mask, noisy)
 
 
+def real_corruptions(images: tf.Tensor, seed: tf.Tensor, options: AugmentConfig) -> tf.Tensor:
+    """Replaces each example, with probability ``corruption_prob``, by a random one of ``corruptions``."""
+    names, severities = list(options.corruptions), list(options.corruption_severities)
+
+    def apply(x: np.ndarray, key: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng([int(v) % 2 ** 63 for v in key] + [_CORRUPT])
+        count = len(x)
+        hit = rng.random(count) < options.corruption_prob
+        kind = rng.integers(len(names), size=count)
+        level = rng.choice(severities, size=count) if severities else np.zeros(count, int)
+        batch_seed = int(rng.integers(2 ** 62))
+        out = x.copy()
+        for k, name in enumerate(names):
+            for severity in sorted(set(level[hit & (kind == k)].tolist())):
+                chosen = np.flatnonzero(hit & (kind == k) & (level == severity))
+                severity = int(severity) if severity and name in mnist_c.DEFAULT_SEVERITY else None
+                out[chosen] = mnist_c.corrupt(x[chosen], name, seed=batch_seed, severity=severity, indices=chosen)
+        return out
+
+    out = tf.numpy_function(apply, [images, tf.cast(seed, tf.int64)], tf.float32, stateful=False)
+    out.set_shape(images.shape)
+    return out
+
+
+def smoothing_noise(images: tf.Tensor, seed: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Adds N(0, sigma^2) noise to every pixel of every example, unclipped (randomized smoothing)."""
+    return images + tf.random.stateless_normal(tf.shape(images), _seed(seed, _SMOOTHING), stddev=sigma)
+
+
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, options: AugmentConfig) -> tf.Tensor:
     """Augments a batch of images in [0, 1].
 
@@ -145,7 +185,8 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, options: AugmentConfig) ->
       options: which ops fire, how often and how strongly.
 
     Returns:
-      Augmented float32 ``[B, H, W, C]`` images clipped to [0, 1].
+      Augmented float32 ``[B, H, W, C]`` images, clipped to [0, 1] before the
+      smoothing noise is added.
     """
     images = tf.convert_to_tensor(images, tf.float32)
     seed = tf.convert_to_tensor(seed)
@@ -164,4 +205,9 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, options: AugmentConfig) ->
         images = poisson_noise(images, seed, options.poisson_prob, options.poisson_peak)
     if options.salt_pepper_prob > 0 and options.salt_pepper_amount > 0:
         images = salt_and_pepper(images, seed, options.salt_pepper_prob, options.salt_pepper_amount)
-    return tf.clip_by_value(images, 0.0, 1.0)
+    if options.corruption_prob > 0:
+        images = real_corruptions(images, seed, options)
+    images = tf.clip_by_value(images, 0.0, 1.0)
+    if options.smoothing_sigma > 0:
+        images = smoothing_noise(images, seed, options.smoothing_sigma)
+    return images

@@ -29,6 +29,13 @@ class AugmentConfig:
     of [0, 1]. All probabilities default to 0 (no augmentation). The random crop
     pads by ``crop_padding`` pixels, reflecting the border (``crop_mode:
     reflect``) or with zeros (``zero``), and crops back to the original size.
+    With ``corruption_prob``, an example is replaced by one of the MNIST-C
+    ``corruptions`` (grayscale images; `robustkit.data.corruptions`), chosen at
+    random, at a severity drawn from ``corruption_severities`` (empty: MNIST-C's).
+    ``smoothing_sigma`` adds Gaussian noise of that standard deviation to every
+    example after all other ops and after the clip to [0, 1], and leaves it
+    unclipped: the noise a randomized-smoothing classifier is certified with
+    (Cohen, Rosenfeld & Kolter, 2019); 0 (the default) adds none.
     """
 
     flip_prob: float = 0.0
@@ -46,6 +53,10 @@ class AugmentConfig:
     poisson_peak: float = 255.0
     salt_pepper_prob: float = 0.0
     salt_pepper_amount: float = 0.0
+    corruption_prob: float = 0.0
+    corruptions: List[str] = dataclasses.field(default_factory=list)
+    corruption_severities: List[int] = dataclasses.field(default_factory=list)
+    smoothing_sigma: float = 0.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -61,10 +72,21 @@ class AugmentConfig:
             raise ValueError(f"augment.poisson_peak = {self.poisson_peak} must be > 0")
         if not 0.0 <= self.hue <= 0.5:
             raise ValueError(f"augment.hue = {self.hue} must lie in [0, 0.5]")
+        for i, name in enumerate(self.corruptions):
+            if name not in CORRUPTION_NAMES:
+                raise ValueError(f"augment.corruptions[{i}] = {name!r}; expected one of {', '.join(CORRUPTION_NAMES)}")
+        if self.corruption_prob > 0 and not self.corruptions:
+            raise ValueError(f"augment.corruption_prob = {self.corruption_prob} needs augment.corruptions, a list of "
+                             "MNIST-C corruptions")
+        if any(not 1 <= s <= 5 for s in self.corruption_severities):
+            raise ValueError(f"augment.corruption_severities = {self.corruption_severities} must lie in 1..5")
+        if self.smoothing_sigma < 0:
+            raise ValueError(f"augment.smoothing_sigma = {self.smoothing_sigma} must be >= 0 (0: no noise)")
 
     @property
     def enabled(self) -> bool:
-        return any(getattr(self, f.name) > 0 for f in dataclasses.fields(self) if f.name.endswith("_prob"))
+        return self.smoothing_sigma > 0 or any(
+            getattr(self, f.name) > 0 for f in dataclasses.fields(self) if f.name.endswith("_prob"))
 
 
 @dataclasses.dataclass
@@ -219,17 +241,28 @@ class CorruptedConfig(PairDataConfig):
       corruption: the MNIST-C corruption of x'.
       severity: 1..5 (null: MNIST-C's severity); null for the corruptions
         MNIST-C applies one way (identity, stripe, dotted_line, zigzag, canny_edges).
+      corruptions: several corruptions instead of ``corruption``: the examples
+        are dealt to them in equal shares (seeded), so every split holds pairs of
+        every kind; ``severity`` then applies to those that have severities.
     """
 
     name: str = "corrupted"
     dataset: str = "fashion_mnist"
     corruption: str = "shot_noise"
     severity: Optional[int] = None
+    corruptions: List[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         super().__post_init__()
         if self.corruption not in CORRUPTION_NAMES:
             raise ValueError(f"data.corruption = {self.corruption!r}; expected one of {', '.join(CORRUPTION_NAMES)}")
+        for i, name in enumerate(self.corruptions):
+            if name not in CORRUPTION_NAMES:
+                raise ValueError(f"data.corruptions[{i}] = {name!r}; expected one of {', '.join(CORRUPTION_NAMES)}")
+        if len(set(self.corruptions)) != len(self.corruptions):
+            raise ValueError(f"data.corruptions = {self.corruptions} names a corruption twice")
+        if self.corruptions:
+            return
         if self.severity is not None and not 1 <= self.severity <= 5:
             raise ValueError(f"data.severity = {self.severity} must lie in 1..5, or null")
         if self.severity is not None and self.corruption not in DEFAULT_SEVERITY:

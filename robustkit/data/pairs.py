@@ -190,11 +190,30 @@ def _load_local(options: PairDataConfig) -> Dict[str, Pairs]:
             result[split] = Pairs(clean, corruptions.rotate_batch(clean, theta), labels, split, list(names),
                                   corruptions.rotate_batch(clean, 2.0 * theta), theta)
         else:
-            corrupted = corruptions.corrupt(clean, options.corruption, seed=options.seed,
-                                            severity=options.severity, indices=pooled["index"][index])
+            corrupted = _corrupt(options, clean, pooled["index"][index], len(pooled["label"]))
             result[split] = Pairs(clean, corrupted, labels, split, list(names))
         logger.info("%s %s: %d examples", options.name, split, len(index))
     return result
+
+
+def dealt_corruptions(options: CorruptedConfig, total: int) -> np.ndarray:
+    """The index into ``options.corruptions`` of each of ``total`` pooled examples: equal shares, seeded."""
+    return np.random.default_rng([options.seed, total]).permutation(total) % len(options.corruptions)
+
+
+def _corrupt(options: CorruptedConfig, clean: np.ndarray, index: np.ndarray, total: int) -> np.ndarray:
+    """x' of each example: ``options.corruption``, or its share of ``options.corruptions`` (dealt by seed)."""
+    if not options.corruptions:
+        return corruptions.corrupt(clean, options.corruption, seed=options.seed, severity=options.severity,
+                                   indices=index)
+    kinds = dealt_corruptions(options, total)
+    out = np.empty_like(clean)
+    for k, name in enumerate(options.corruptions):
+        chosen = np.flatnonzero(kinds[index] == k)
+        severity = options.severity if name in corruptions.DEFAULT_SEVERITY else None
+        out[chosen] = corruptions.corrupt(clean[chosen], name, seed=options.seed, severity=severity,
+                                          indices=index[chosen])
+    return out
 
 
 def load_pairs(options: PairDataConfig) -> Dict[str, Pairs]:

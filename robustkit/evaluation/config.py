@@ -12,7 +12,8 @@ from typing import Dict, Optional
 
 from robustkit.attacks.options import AttackConfig, FgsmConfig, NoiseConfig, PgdConfig
 from robustkit.data.options import DataConfig
-from robustkit.sections import RunConfig
+from robustkit.evaluation.corruption_options import CorruptionsConfig
+from robustkit.sections import DistributeConfig, RunConfig
 
 
 def _datasets():
@@ -96,6 +97,11 @@ class ValidateJob:
       attacks: label -> attack block (see the module docstring).
       sanity: the sanity checks' thresholds.
       report: what the report draws.
+      corruptions: the corruption benchmark, scored after the attacks (null: none).
+      distribute: the `tf.distribute` strategy whose replicas share the
+        batches (mirrored: every local GPU; multi_worker: the examples sharded
+        over workers, the chief writes). Each batch is computed as on one
+        device, so the results are the same under every strategy.
     """
 
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
@@ -106,6 +112,8 @@ class ValidateJob:
     )
     sanity: SanityConfig = dataclasses.field(default_factory=SanityConfig)
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+    corruptions: Optional[CorruptionsConfig] = None
+    distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
 
     def resolve(self) -> "ValidateJob":
         """Fills the run directory and checks what spans sections."""

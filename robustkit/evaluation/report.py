@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from robustkit import html_page, outputs, versions
 from robustkit.evaluation import plots, robustbench
+from robustkit.evaluation import corruption_report
 from robustkit.evaluation.scoring import Results
 
 FILES = ("metrics.json", "robust_accuracy.csv", "accuracy_vs_eps.png", "examples.png", "report.html")
@@ -115,6 +116,7 @@ def console_table(results: Results) -> str:
             stages = ", ".join(f"{s['stage']} {s['accuracy']:.4f}" for s in entry["stages"])
             lines.append(f"autoattack {entry['version']} ({entry['attack']}) on {name} at epsilon "
                          f"{_eps(entry['epsilon'])}: clean {entry['clean_accuracy']:.4f}, after {stages}")
+    lines += corruption_report.console_lines(results)
     summary = sanity_summary(results)
     lines.append(f"sanity checks: {summary['passed']} passed, {summary['failed']} failed, "
                  f"{summary['skipped']} skipped")
@@ -167,6 +169,7 @@ def html_text(results: Results, record: Dict[str, Any], has_examples: bool) -> s
             [_eps(r["epsilon"])] + [_fmt(results.worst_case[m][norm][i]["accuracy"]) for m in models]
             for i, r in enumerate(first)]))
     parts += _autoattack_html(results)
+    parts += corruption_report.html_section(results)
     if has_examples:
         parts.append('<h2>Examples</h2><img src="examples.png" alt="adversarial examples">')
     parts.append("<h2>Attack parameters</h2><pre>" + e(json.dumps(record["attacks"], indent=2)) + "</pre>")
@@ -197,6 +200,7 @@ def write_all(results: Results, out_dir: str, seed: int, command: str) -> Dict[s
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in FILES}
     record = metrics(results, seed, command)
+    paths.update(corruption_report.write(results, record, out_dir))  # Adds the corruption metrics to record.
     outputs.write_json(paths["metrics.json"], record)
     outputs.write_text(paths["robust_accuracy.csv"], csv_text(results))
     plots.accuracy_vs_epsilon(results, paths["accuracy_vs_eps.png"])

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from robustkit import config as config_lib
+from robustkit import distribute, progress
 from robustkit.attacks import build_attack
 from robustkit.attacks.autoattack_cascade import AutoAttack
 from robustkit.attacks.base import Attack, check_l2_epsilons, cross_entropy
@@ -29,9 +30,11 @@ from robustkit.attacks.gradient import GradientAttack, PgdConfig
 from robustkit.data import Source, load_split
 from robustkit.data.examples import to_arrays
 from robustkit.evaluation import aa_checks, cascade, sanity
+from robustkit.evaluation import corruption
 from robustkit.evaluation.config import ValidateJob
 from robustkit.models.loading import PROBE_EXAMPLES, Model, ModelLoadError, load_model
 from robustkit.models.paths import resolve_model_path
+from robustkit.replicas import BatchMap
 from robustkit.evaluation.scoring import AttackInfo, Results, score, worst_case
 
 log = logging.getLogger(__name__)
@@ -90,13 +93,19 @@ class _Predictor:
     def __init__(self):
         self._fns = {}
 
+    def tensor(self, model: Model, images) -> tf.Tensor:
+        """The predicted classes as a tensor (callable on any replica)."""
+        key = id(model)
+        if key not in self._fns:
+            self._fns[key] = (model, tf.function(lambda x: tf.argmax(model(x), axis=-1), reduce_retracing=True))
+        return self._fns[key][1](tf.convert_to_tensor(images, tf.float32))
+
     def __call__(self, model: Model, images) -> np.ndarray:
-        if model.name not in self._fns:
-            self._fns[model.name] = tf.function(lambda x: tf.argmax(model(x), axis=-1), reduce_retracing=True)
-        return self._fns[model.name](tf.convert_to_tensor(images, tf.float32)).numpy()
+        return self.tensor(model, images).numpy()
 
 
-def _gradient_stats(model: Model, images: np.ndarray, labels: np.ndarray, batch: int) -> Dict[str, float]:
+def _gradient_stats(model: Model, images: np.ndarray, labels: np.ndarray, batch: int,
+                    batch_map: BatchMap) -> Dict[str, float]:
     @tf.function(reduce_retracing=True)
     def grads(x, y):
         with tf.GradientTape() as tape:
@@ -106,12 +115,10 @@ def _gradient_stats(model: Model, images: np.ndarray, labels: np.ndarray, batch:
         return (tf.reduce_any(tf.math.is_nan(g), axis=1), tf.reduce_all(tf.equal(g, 0.0), axis=1),
                 tf.reduce_mean(tf.abs(g), axis=1))
 
-    nan, zero, mean_abs = [], [], []
-    for _, part in _batches(len(images), batch):
-        n, z, m = grads(tf.constant(images[part]), tf.constant(labels[part]))
-        nan.append(n.numpy()), zero.append(z.numpy()), mean_abs.append(m.numpy())
-    return {"examples": len(images), "nan": int(np.concatenate(nan).sum()), "zero": int(np.concatenate(zero).sum()),
-            "mean_abs": float(np.nanmean(np.concatenate(mean_abs)))}
+    out = batch_map(grads, [(images[part], labels[part]) for _, part in _batches(len(images), batch)])
+    nan, zero, mean_abs = (np.concatenate([o[k] for o in out]) for k in range(3))
+    return {"examples": len(images), "nan": int(nan.sum()), "zero": int(zero.sum()),
+            "mean_abs": float(np.nanmean(mean_abs))}
 
 
 def _info(label: str, attack: Attack, examples: int) -> AttackInfo:
@@ -131,12 +138,14 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
     Raises:
       robustkit.errors.UserError: for anything the user can fix, before any attack runs.
     """
+    strategy = distribute.make_strategy(job.distribute)  # First: multi_worker must start before the runtime.
     attacks = {label: build_attack(options) for label, options in job.attacks.items()}
     surrogate_of = _surrogates(job, model_paths)
     source = load_split(job.data, job.data.eval_split, job.data.eval_limit)
-    models = {name: load_model(name, path) for name, path in model_paths.items()}
-    extra = {path: load_model(f"surrogate {path}", path)
-             for path in set(surrogate_of.values()) if path not in models}
+    with strategy.scope():  # Each replica has its own copy of every model's variables.
+        models = {name: load_model(name, path) for name, path in model_paths.items()}
+        extra = {path: load_model(f"surrogate {path}", path)
+                 for path in set(surrogate_of.values()) if path not in models}
     size, channels = _fit({**models, **extra}, source)
     _check_l2(attacks, (size, size, channels))
     images, labels = to_arrays(source, size, job.batch_size, job.run.seed)
@@ -144,7 +153,7 @@ def validate(job: ValidateJob, model_paths: Dict[str, str]) -> Results:
              channels)
     surrogates = {label: models.get(name) or extra[name] for label, name in surrogate_of.items()}
     return run(job, models, images, labels, data={"name": job.data.name, "split": job.data.eval_split},
-               class_names=source.class_names, surrogates=surrogates, attacks=attacks)
+               class_names=source.class_names, surrogates=surrogates, attacks=attacks, strategy=strategy)
 
 
 def _check_l2(attacks: Dict[str, Attack], image_shape: Tuple[int, int, int]) -> None:
@@ -158,7 +167,8 @@ def _check_l2(attacks: Dict[str, Attack], image_shape: Tuple[int, int, int]) -> 
 
 def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: np.ndarray, *,
         data: Dict[str, str], class_names: Optional[List[str]] = None,
-        surrogates: Optional[Dict[str, Model]] = None, attacks: Optional[Dict[str, Attack]] = None) -> Results:
+        surrogates: Optional[Dict[str, Model]] = None, attacks: Optional[Dict[str, Attack]] = None,
+        strategy: Optional[tf.distribute.Strategy] = None) -> Results:
     """The engine of `validate` on examples already in memory (`robustkit.evaluate` calls it directly).
 
     Args:
@@ -169,6 +179,9 @@ def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: 
       class_names: index -> name (None: the models' own, else the class ids).
       surrogates: transfer attack label -> the model its examples are made on.
       attacks: label -> built attack (None: built from ``job.attacks``).
+      strategy: whose replicas share the batches (None: made from ``job.distribute``).
+        Every batch is computed as on one device, so the results do not depend
+        on it; an ``autoattack`` block runs on one device.
     """
     if attacks is None:
         attacks = {label: build_attack(options) for label, options in job.attacks.items()}
@@ -183,13 +196,16 @@ def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: 
     for model in [*models.values(), *extra]:
         model.calibrate(images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES])
         log.info("model %s; %s", model.describe(), "; ".join(model.notes))
+    batch_map = BatchMap(strategy or distribute.make_strategy(job.distribute))
     predict = _Predictor()
-    clean = {name: np.concatenate([predict(m, images[p]) for _, p in _batches(count, job.batch_size)]) == labels
+    batches = [(images[p],) for _, p in _batches(count, job.batch_size)]
+    clean = {name: np.concatenate(batch_map(functools.partial(predict.tensor, m), batches)) == labels
              for name, m in models.items()}
     class_names = (next((m.class_names for m in models.values() if m.class_names), None) or class_names
                    or [str(i) for i in range(next(iter(models.values())).num_classes)])
     results = Results(models=list(models), num_examples=count, clean=clean, class_names=list(class_names),
                       data={**data, "examples": count, "image_shape": [size, size, channels]})
+    results.chief = distribute.is_chief(batch_map.strategy)
     shown = min(job.report.examples, count)
     results.examples["clean_predicted"] = {
         name: predict(m, images[:shown]) for name, m in models.items()
@@ -198,7 +214,7 @@ def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: 
         results.models_info[name] = {"path": model.path, "notes": model.notes, "input_range": model.input_range,
                                      "input_shape": [size, size, channels], "num_classes": model.num_classes,
                                      "clean_accuracy": float(np.mean(clean[name]))}
-        results.gradients[name] = _gradient_stats(model, images, labels, job.batch_size)
+        results.gradients[name] = _gradient_stats(model, images, labels, job.batch_size, batch_map)
         if any(isinstance(a, AutoAttack) for a in attacks.values()):
             results.probes[name] = aa_checks.probe(model, images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES])
 
@@ -210,72 +226,94 @@ def run(job: ValidateJob, models: Dict[str, Model], images: np.ndarray, labels: 
         start = time.perf_counter()
         for epsilon in attack.epsilons:
             run = (cascade.run_autoattack if isinstance(attack, AutoAttack)
-                   else functools.partial(_run_one, maker=maker))
+                   else functools.partial(_run_one, maker=maker, batch_map=batch_map))
             run(job, results, label, attack, info, epsilon, models, images=images[:limit], labels=labels[:limit],
                 index=index, predict=predict, keep=(label, epsilon) == example_key)
         info.seconds = time.perf_counter() - start
 
-    _large_epsilon_check(job, results, models, images, labels, predict)
+    _large_epsilon_check(job, results, models, images, labels, predict, batch_map)
     results.worst_case = worst_case(results)
     results.sanity = sanity.run_checks(results, job.sanity)
     if results.probes:  # AutoAttack's own warnings, when an autoattack block ran.
         results.sanity += aa_checks.run_checks(results)
+    if job.corruptions is not None:  # The corruption benchmark, after the attacks.
+        results.corruptions = corruption.evaluate(job, models, images, labels)
     return results
 
 
 def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo, epsilon: Optional[float],
              models: Dict[str, Model], images, labels, index: int, predict: _Predictor, keep: bool,
-             maker: Optional[Model] = None) -> None:
-    """One attack at one epsilon on every model, batch by batch."""
+             batch_map: BatchMap, maker: Optional[Model] = None) -> None:
+    """One attack at one epsilon on every model, batch by batch (one batch per replica at a time)."""
     started = time.perf_counter()
-    predicted = {name: [] for name in models}
-    targets = {name: [] for name in models}
-    deltas = {name: [] for name in models}
-    measures: Dict[str, Dict[str, list]] = {name: {} for name in models}
-    shown = min(job.report.examples, len(labels))
-    for batch, part in _batches(len(labels), job.batch_size):
-        x, y = images[part], labels[part]
-        seed = (job.run.seed, index * 1_000_003 + batch)
+    names = list(models)
+
+    def per_batch(x, y, seed):
+        seed = (seed[0], seed[1])
         shared = attack(maker, x, y, epsilon=epsilon, seed=seed) if attack.shares_examples else None
-        for name, model in models.items():
-            adv = shared if shared is not None else attack(model, x, y, epsilon=epsilon, seed=seed)
-            adv_np = adv.numpy()
-            predicted[name].append(predict(model, adv))
-            deltas[name].append(adv_np - x)
+        out = []
+        for name in names:
+            adv = shared if shared is not None else attack(models[name], x, y, epsilon=epsilon, seed=seed)
+            out += [adv, predict.tensor(models[name], adv)]
             if attack.targeted:
-                targets[name].append(attack.targets(maker or model, x, y, seed).numpy())
-            for key, values in attack.measures(x, adv_np).items():
-                measures[name].setdefault(key, []).append(values)
-            if keep and batch == 0 and shown:
-                results.examples.setdefault("adversarial", {})[name] = adv_np[:shown]
-                results.examples.setdefault("predicted", {})[name] = predicted[name][0][:shown]
-    if keep and shown:
-        results.examples.update(attack=label, epsilon=epsilon, images=images[:shown], labels=labels[:shown],
-                                description=info.description)
-    summary = []
-    for name in models:
-        row, correct = score(
-            name, info, epsilon, results.clean[name][:len(labels)], np.concatenate(predicted[name]), labels,
-            np.concatenate(deltas[name]), np.concatenate(targets[name]) if attack.targeted else None,
-            {k: np.concatenate(v) for k, v in measures[name].items()},
-        )
-        results.rows.append(row)
-        results.correct[(name, label, epsilon)] = correct
-        summary.append(f"{name} {row.accuracy:.4f}")
+                out.append(attack.targets(maker or models[name], x, y, seed))
+        return tuple(out)
+
     eps = "" if epsilon is None else f" epsilon {epsilon:g}"
-    log.info("%s%s: accuracy %s (%.1fs)", label, eps, ", ".join(summary), time.perf_counter() - started)
+    with progress.Stage(f"{label}{eps}", len(labels)) as stage:
+        predicted = {name: [] for name in models}
+        targets = {name: [] for name in models}
+        deltas = {name: [] for name in models}
+        measures: Dict[str, Dict[str, list]] = {name: {} for name in models}
+        shown = min(job.report.examples, len(labels))
+        parts = [part for _, part in _batches(len(labels), job.batch_size)]
+        batches = [(images[part], labels[part], np.array([job.run.seed, index * 1_000_003 + batch], np.int64))
+                   for batch, part in enumerate(parts)]
+        width = 3 if attack.targeted else 2
+        for batch, (part, out) in enumerate(zip(parts, batch_map.imap(per_batch, batches))):
+            x = images[part]
+            for i, name in enumerate(names):
+                adv_np, pred = out[i * width], out[i * width + 1]
+                predicted[name].append(pred)
+                deltas[name].append(adv_np - x)
+                if attack.targeted:
+                    targets[name].append(out[i * width + 2])
+                for key, values in attack.measures(x, adv_np).items():
+                    measures[name].setdefault(key, []).append(values)
+                if keep and batch == 0 and shown:
+                    results.examples.setdefault("adversarial", {})[name] = adv_np[:shown]
+                    results.examples.setdefault("predicted", {})[name] = pred[:shown]
+            stage.advance(part.stop - part.start, {
+                name: float(np.mean(np.concatenate(predicted[name]) == labels[:part.stop])) for name in models})
+        if keep and shown:
+            results.examples.update(attack=label, epsilon=epsilon, images=images[:shown], labels=labels[:shown],
+                                    description=info.description)
+        summary = []
+        for name in models:
+            row, correct = score(
+                name, info, epsilon, results.clean[name][:len(labels)], np.concatenate(predicted[name]), labels,
+                np.concatenate(deltas[name]), np.concatenate(targets[name]) if attack.targeted else None,
+                {k: np.concatenate(v) for k, v in measures[name].items()},
+            )
+            results.rows.append(row)
+            results.correct[(name, label, epsilon)] = correct
+            summary.append(f"{name} {row.accuracy:.4f}")
+        stage.close(f"{label}{eps}: accuracy {', '.join(summary)} ({time.perf_counter() - started:.1f}s)")
 
 
 def _large_epsilon_check(job: ValidateJob, results: Results, models: Dict[str, Model], images, labels,
-                         predict: _Predictor) -> None:
+                         predict: _Predictor, batch_map: BatchMap) -> None:
     options = job.sanity
     pgd = GradientAttack(PgdConfig(epsilons=[options.large_epsilon], iterations=options.large_epsilon_iterations),
                          norm="linf", iterations=options.large_epsilon_iterations, step_size=2.5, random_start=True)
     n = min(options.examples, len(labels))
     for name, model in models.items():
-        correct = []
-        for batch, part in _batches(n, job.batch_size):
-            adv = pgd(model, images[part], labels[part], epsilon=options.large_epsilon, seed=(job.run.seed, batch))
-            correct.append(predict(model, adv) == labels[part])
+        def per_batch(x, y, seed, model=model):
+            adv = pgd(model, x, y, epsilon=options.large_epsilon, seed=(seed[0], seed[1]))
+            return tf.equal(predict.tensor(model, adv), y)
+
+        batches = [(images[part], labels[part], np.array([job.run.seed, batch], np.int64))
+                   for batch, part in _batches(n, job.batch_size)]
+        correct = batch_map(per_batch, batches)
         results.large_epsilon[name] = {"epsilon": options.large_epsilon, "iterations": options.large_epsilon_iterations,
                                        "examples": n, "accuracy": float(np.mean(np.concatenate(correct)))}

@@ -79,6 +79,9 @@ class Results:
         epsilon, robust accuracy after every stage; `robustkit.evaluation.cascade`).
       probes: model -> what the AutoAttack checks measured (two forward passes,
         the output kind, DLR input gradients; `robustkit.evaluation.aa_checks`).
+      chief: whether this process writes the outputs (false on the other
+        workers of a multi_worker run, which hold the same gathered results).
+      corruptions: the corruption benchmark (`robustkit.evaluation.corruption`), or None.
     """
 
     models: List[str]
@@ -97,6 +100,8 @@ class Results:
     class_names: List[str] = dataclasses.field(default_factory=list)
     autoattack: Dict[str, List[Dict[str, Any]]] = dataclasses.field(default_factory=dict)
     probes: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+    chief: bool = True
+    corruptions: Optional[Any] = None
 
     def clean_accuracy(self, model: str) -> float:
         return float(np.mean(self.clean[model]))

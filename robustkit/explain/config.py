@@ -22,7 +22,7 @@ from robustkit.data.options import DataConfig
 from robustkit.explain import options
 from robustkit.explain.options import ExplainerConfig
 from robustkit.explain.registry import EXPLAINERS
-from robustkit.sections import RunConfig
+from robustkit.sections import DistributeConfig, RunConfig
 
 _NO_RADIUS = ("lbfgs", "iaa")
 
@@ -187,6 +187,9 @@ class ExplainJob:
       attacks: label -> attack block (see the module docstring).
       uncertainty: MC dropout.
       robustness: the good and bad images.
+      distribute: the `tf.distribute` strategy whose replicas share the attack
+        batches (each batch computed as on one device, so the results do not
+        depend on it; the other steps run on one device).
     """
 
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(name="explain"))
@@ -200,6 +203,7 @@ class ExplainJob:
                                                          metadata={"registry": _attacks})
     uncertainty: UncertaintyConfig = dataclasses.field(default_factory=UncertaintyConfig)
     robustness: RobustnessConfig = dataclasses.field(default_factory=RobustnessConfig)
+    distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
 
     def resolve(self) -> "ExplainJob":
         """Fills the run directory and checks what spans sections."""

@@ -18,11 +18,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 from robustkit import config as config_lib
+from robustkit import distribute, progress
 from robustkit.attacks import build_attack
 from robustkit.attacks.base import check_l2_epsilons
 from robustkit.data import Source, load_split
 from robustkit.data.examples import to_arrays
 from robustkit.models.loading import PROBE_EXAMPLES, ModelLoadError
+from robustkit.replicas import BatchMap
 from robustkit.explain import activations, metrics, robustness
 from robustkit.explain import models as models_lib
 from robustkit.explain.config import ExplainJob, attack_epsilon
@@ -141,11 +143,14 @@ def explain(job: ExplainJob, model_paths: Dict[str, str]) -> Results:
     Raises:
       robustkit.errors.UserError: for anything the user can fix, before any heavy work.
     """
+    batch_map = BatchMap(distribute.make_strategy(job.distribute))  # First: multi_worker starts before the runtime.
+    job.run.dir = distribute.write_dir(job.run.dir, batch_map.strategy)  # Only the chief writes to run.dir.
     explainers = {label: build_explainer(o, job.saliency.max_batch) for label, o in job.methods.items()}
     attacks = {label: build_attack(o) for label, o in job.attacks.items()}
     robust_attack = build_attack(job.robustness.attack)
     source = load_split(job.data, job.data.eval_split, job.data.eval_limit)
-    models = {name: models_lib.load(name, path) for name, path in model_paths.items()}
+    with batch_map.scope():  # Each replica has its own copy of every model's variables.
+        models = {name: models_lib.load(name, path) for name, path in model_paths.items()}
     size, channels = _fit(models, source)
     for label, attack in [*attacks.items(), ("robustness", robust_attack)]:
         if attack.norm == "l2":
@@ -179,26 +184,39 @@ def explain(job: ExplainJob, model_paths: Dict[str, str]) -> Results:
     keras.utils.set_random_seed(job.run.seed)
     for m in models.values():
         started = time.perf_counter()
-        results.models[m.name] = _run_model(job, m, explainers, attacks, robust_attack, images, labels, rows)
+        results.models[m.name] = _run_model(job, m, explainers, attacks, robust_attack, images, labels, rows,
+                                            batch_map)
         log.info("model %s done in %.1fs", m.name, time.perf_counter() - started)
     return results
 
 
-def _run_model(job: ExplainJob, m, explainers, attacks, robust_attack, images, labels, rows) -> ModelResults:
+def _run_model(job: ExplainJob, m, explainers, attacks, robust_attack, images, labels, rows,
+               batch_map: Optional[BatchMap] = None) -> ModelResults:
+    batch_map = batch_map or BatchMap()
     logits = _batched(m.logits, images, job.batch_size)
     out = ModelResults(model=m, probs=tf.nn.softmax(logits).numpy())
     for index, (label, attack) in enumerate(attacks.items()):
         started = time.perf_counter()
         n = min(len(labels), job.attacks[label].max_examples or len(labels))
         eps = attack_epsilon(job.attacks[label])
-        adversarial = np.concatenate([
-            attack(m.model, images[part], labels[part], epsilon=eps, seed=(job.run.seed, index * 1_000_003 + b)).numpy()
-            for b, part in enumerate(_parts(n, job.batch_size))])
-        predicted = np.argmax(_batched(m.logits, adversarial, job.batch_size), axis=-1)
-        out.attacks[label] = AttackRun(label, attack.describe(), eps, adversarial, predicted,
-                                       time.perf_counter() - started)
-        log.info("%s: %s on %d examples, accuracy %.4f (%.1fs)", m.name, label, n,
-                 float(np.mean(predicted == labels[:n])), out.attacks[label].seconds)
+
+        def per_batch(x, y, seed, attack=attack, eps=eps):
+            return attack(m.model, x, y, epsilon=eps, seed=(seed[0], seed[1]))
+
+        parts = _parts(n, job.batch_size)
+        batches = [(images[part], labels[part], np.array([job.run.seed, index * 1_000_003 + b], np.int64))
+                   for b, part in enumerate(parts)]
+        adversarial = []
+        with progress.Stage(f"{m.name}: {label}", n) as stage:
+            for part, adv in zip(parts, batch_map.imap(per_batch, batches)):
+                adversarial.append(adv)
+                stage.advance(part.stop - part.start)
+            adversarial = np.concatenate(adversarial)
+            predicted = np.argmax(_batched(m.logits, adversarial, job.batch_size), axis=-1)
+            out.attacks[label] = AttackRun(label, attack.describe(), eps, adversarial, predicted,
+                                           time.perf_counter() - started)
+            stage.close(f"{m.name}: {label} on {n} examples, accuracy {float(np.mean(predicted == labels[:n])):.4f} "
+                        f"({out.attacks[label].seconds:.1f}s)")
     _saliency(job, m, explainers, images, labels, rows, out)
     if m.keras_model is not None:
         _activations(job, m, images, out)
@@ -229,7 +247,9 @@ def _saliency(job: ExplainJob, m, explainers, images, labels, rows, out: ModelRe
             if explainer.needs_layers and m.keras_model is None:
                 store[label] = None
                 continue
-            store[label] = explainer(m.model, x, targets).numpy()
+            with progress.Stage(f"{m.name}: {label} on {kind} images", len(x)) as stage:
+                store[label] = explainer(m.model, x, targets).numpy()
+                stage.advance(len(x))
             if isinstance(explainer, GradCam):
                 out.gradcam_layer = explainer.layer_used(m.keras_model)
             if kind == "clean" and explainer.options.name == "integrated_gradients" and explainer.signed:

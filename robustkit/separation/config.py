@@ -4,7 +4,7 @@ import dataclasses
 from typing import List, Literal, Optional
 
 from robustkit.data.options import DataConfig
-from robustkit.sections import RunConfig
+from robustkit.sections import DistributeConfig, RunConfig
 
 PAIRINGS = ("train_train", "test_train")
 
@@ -38,6 +38,9 @@ class SeparationJob:
         (duplicates or mislabels across classes, as Yang et al. did).
       percentiles: the percentiles reported.
       closest_pairs: the closest pairs listed and drawn per norm and pairing.
+      distribute: the `tf.distribute` strategy whose replicas share the L2
+        tile pairs (the L-inf search and the VAE run on one device); every
+        pair is computed as on one device, so the distances do not depend on it.
     """
 
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(name="separation"))
@@ -54,6 +57,7 @@ class SeparationJob:
     percentiles: List[float] = dataclasses.field(default_factory=lambda: [0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0,
                                                                           90.0])
     closest_pairs: int = 6
+    distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
 
     def __post_init__(self):
         if not self.norms or len(set(self.norms)) != len(self.norms):

@@ -32,7 +32,7 @@ NORMS = ("l2", "linf")
 
 def nearest_other_label(queries: np.ndarray, query_labels: Sequence[int], refs: np.ndarray,
                         ref_labels: Sequence[int], norms=NORMS, tile_size: int = 2048,
-                        arithmetic: Arithmetic = "auto") -> Dict[str, Nearest]:
+                        arithmetic: Arithmetic = "auto", batch_map=None) -> Dict[str, Nearest]:
     """The front door: `Nearest` per norm (``l2``, ``linf``); L-inf starts from the L2 neighbours.
 
     Pass the same array as queries and references for train-train separation:
@@ -46,6 +46,8 @@ def nearest_other_label(queries: np.ndarray, query_labels: Sequence[int], refs: 
       norms: some of ``l2``, ``linf``.
       tile_size: queries and references per tile; memory grows with its square.
       arithmetic: auto, int8 or float32 (`robustkit.separation.kernels`).
+      batch_map: a `robustkit.replicas.BatchMap` whose replicas share the L2
+        tile pairs (None: one device); the L-inf search runs on one device.
     """
     unknown = sorted(set(norms) - set(NORMS))
     if unknown:
@@ -56,7 +58,7 @@ def nearest_other_label(queries: np.ndarray, query_labels: Sequence[int], refs: 
         raise ValueError("labels must be non-negative integers")
     if (np.asarray(queries).dtype == np.uint8) != (np.asarray(refs).dtype == np.uint8):
         raise ValueError("queries and references must both be uint8 images or both be float arrays")
-    l2_result = l2.nearest_l2(queries, query_labels, refs, ref_labels, tile_size, arithmetic)
+    l2_result = l2.nearest_l2(queries, query_labels, refs, ref_labels, tile_size, arithmetic, batch_map)
     out = {"l2": l2_result} if "l2" in norms else {}
     if "linf" in norms:
         out["linf"] = linf.nearest_linf(queries, query_labels, refs, ref_labels, l2_result.candidates, tile_size,

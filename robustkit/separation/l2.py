@@ -18,11 +18,12 @@ in each tile) are returned too: they give the L-inf search a good first bound.
 """
 
 import time
-from typing import List
+from typing import List, Optional
 
 import numpy as np
-import tensorflow as tf
 
+from robustkit import progress
+from robustkit.replicas import BatchMap
 from robustkit.separation import bounds, kernels
 from robustkit.separation.tiling import Arithmetic, Layout, Nearest, choose_arithmetic, flatten, same_points, \
     segment_best, unit_of
@@ -72,7 +73,7 @@ class _Rows:
 
 
 def nearest_l2(queries: np.ndarray, query_labels, refs: np.ndarray, ref_labels, tile_size: int = 2048,
-               arithmetic: Arithmetic = "auto") -> Nearest:
+               arithmetic: Arithmetic = "auto", batch_map: Optional[BatchMap] = None) -> Nearest:
     """Exact L2 distance of every query to its nearest reference of another label.
 
     Args:
@@ -81,8 +82,11 @@ def nearest_l2(queries: np.ndarray, query_labels, refs: np.ndarray, ref_labels, 
       query_labels, ref_labels: integer labels.
       tile_size: queries and references per tile.
       arithmetic: auto, int8 or float32.
+      batch_map: whose replicas share the tile pairs, one pair each at a time
+        (None: one device). Every pair is computed as on one device.
     """
     started = time.perf_counter()
+    batch_map = batch_map or BatchMap()
     symmetric = same_points(queries, query_labels, refs, ref_labels)
     queries, refs = flatten(queries), flatten(refs)
     mode = choose_arithmetic(queries, refs, arithmetic)
@@ -95,20 +99,33 @@ def nearest_l2(queries: np.ndarray, query_labels, refs: np.ndarray, ref_labels, 
         if r is not q:
             r.set_delta(queries.shape[1], q.norm64.max(initial=0.0))
     found: List[tuple] = []
-    tiles = 0
-    for i, j, columns in layout.pairs():
-        tiles += 1
+
+    def tile_pair(*args):  # Runs eagerly on a replica; the last argument says whether columns count.
+        columns = bool(args[-1])
+        if mode == "int8":
+            return kernels.l2_int8(*args[:-1], columns)
+        return kernels.l2_float32(*args[:-1], columns)
+
+    pairs_of_tiles = list(layout.pairs())
+    work = []
+    for i, j, columns in pairs_of_tiles:
         (q0, q1, qt, qn, ql), (r0, r1, rt, rn, rl) = q.tiles[i], r.tiles[j]
         if mode == "int8":
-            d, q_keep, r_keep = kernels.l2_int8(qt, qn, ql, rt, rn, rl, columns)
+            work.append((qt, qn, ql, rt, rn, rl, np.array(columns)))
         else:
-            d, q_keep, r_keep = kernels.l2_float32(qt, qn, ql, layout.pad(q.slack[q0:q1]), rt, rn, rl,
-                                                   layout.pad(r.slack[r0:r1]), columns)
-        pairs = tf.where(q_keep)
-        found.append((pairs[:, 0].numpy() + q0, pairs[:, 1].numpy() + r0, tf.gather_nd(d, pairs).numpy()))
+            work.append((qt, qn, ql, layout.pad(q.slack[q0:q1]), rt, rn, rl, layout.pad(r.slack[r0:r1]),
+                         np.array(columns)))
+    stage = progress.Stage(f"l2 separation ({len(queries)} x {len(refs)})", len(pairs_of_tiles), "tile pairs")
+    for (i, j, columns), (d, q_keep, r_keep) in zip(pairs_of_tiles, batch_map.imap(tile_pair, work)):
+        stage.advance(1)
+        q0, r0 = q.tiles[i][0], r.tiles[j][0]
+        rows, cols = np.nonzero(q_keep)
+        found.append((rows + q0, cols + r0, d[rows, cols]))
         if columns:
-            pairs = tf.where(r_keep)
-            found.append((pairs[:, 1].numpy() + r0, pairs[:, 0].numpy() + q0, tf.gather_nd(d, pairs).numpy()))
+            rows, cols = np.nonzero(r_keep)
+            found.append((cols + r0, rows + q0, d[rows, cols]))
+    stage.close()
+    tiles = len(pairs_of_tiles)
     qi = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     ri = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
     value = np.concatenate([f[2] for f in found]).astype(np.float64) if found else np.zeros(0)

@@ -25,6 +25,7 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from robustkit import progress
 from robustkit.separation import kernels
 from robustkit.separation.tiling import Arithmetic, Layout, Nearest, choose_arithmetic, flatten, same_points, \
     segment_best, unit_of
@@ -118,7 +119,10 @@ def nearest_linf(queries: np.ndarray, query_labels, refs: np.ndarray, ref_labels
     refine = kernels.make_linf_refine(edges, tf.as_dtype(dtype), strict)
     stats = {"arithmetic": mode, "tile_size": layout.tile, "symmetric": symmetric, "tiles": 0,
              "dense_pixels": edges[0], "pairs_after_dense": 0, "pairs_exact": 0}
-    for i, j, columns in layout.pairs():
+    pairs_of_tiles = list(layout.pairs())
+    stage = progress.Stage(f"linf separation ({len(queries)} x {len(refs)})", len(pairs_of_tiles), "tile pairs")
+    for i, j, columns in pairs_of_tiles:
+        stage.advance(1)
         stats["tiles"] += 1
         (q0, q1, qt, q_head, ql), (r0, r1, rt, r_head, rl) = q.tiles[i], r.tiles[j]
         q_bound, r_bound = layout.pad(q.bound[q0:q1]), layout.pad(r.bound[r0:r1])
@@ -138,6 +142,7 @@ def nearest_linf(queries: np.ndarray, query_labels, refs: np.ndarray, ref_labels
         q.update(qi, ri, exact, r)
         if columns:
             r.update(ri, qi, exact, q)
+    stage.close()
     distance, index = layout.unsort(q.best / unit_of(refs), q.index)
     stats.update({"tiles_skipped": layout.skipped, "seconds": time.perf_counter() - started})
     return Nearest(distance, index, stats)

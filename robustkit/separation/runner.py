@@ -3,13 +3,14 @@
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from robustkit import config as config_lib
-from robustkit import versions
+from robustkit import distribute, versions
 from robustkit.data.examples import load_arrays
+from robustkit.replicas import BatchMap
 from robustkit.separation import exact, report, summary
 from robustkit.separation.config import SeparationJob
 from robustkit.separation.latent import VAECodec
@@ -20,13 +21,14 @@ FILES = ("separation.json", "closest_pairs.png", "config.yaml")
 
 
 def measure(points: Dict[str, np.ndarray], labels: Dict[str, np.ndarray], job: SeparationJob,
-            class_names: List[str]) -> Dict[str, Dict[str, Any]]:
+            class_names: List[str], batch_map: Optional[BatchMap] = None) -> Dict[str, Dict[str, Any]]:
     """``{norm: {pairing: summary}}`` for the job's norms and pairings; references are always the training points."""
     out: Dict[str, Dict[str, Any]] = {norm: {} for norm in job.norms}
     for pairing in job.pairings:
         query = "train" if pairing == "train_train" else "test"
         found = exact.nearest_other_label(points[query], labels[query], points["train"], labels["train"],
-                                          norms=job.norms, tile_size=job.tile_size, arithmetic=job.arithmetic)
+                                          norms=job.norms, tile_size=job.tile_size, arithmetic=job.arithmetic,
+                                          batch_map=batch_map)
         for norm, nearest in found.items():
             out[norm][pairing] = summary.summarise(
                 nearest, labels[query], labels["train"], class_names=class_names, percentiles=job.percentiles,
@@ -41,6 +43,8 @@ def run_separation(job: SeparationJob, command: str = "python -m robustkit.separ
       The record written to ``separation.json``.
     """
     started = time.perf_counter()
+    batch_map = BatchMap(distribute.make_strategy(job.distribute))  # First: multi_worker starts before the runtime.
+    job.run.dir = distribute.write_dir(job.run.dir, batch_map.strategy)  # Only the chief writes to run.dir.
     codec = VAECodec(job.vae, job.batch_size) if job.space == "latent" else None  # Fails early on a bad path.
     images, labels = {}, {}
     splits = {"train": (job.data.train_split, job.data.train_limit)}
@@ -65,7 +69,7 @@ def run_separation(job: SeparationJob, command: str = "python -m robustkit.separ
         "drop_smallest": job.drop_smallest,
         "tile_size": job.tile_size,
     }
-    record.update(measure(points, labels, job, class_names))
+    record.update(measure(points, labels, job, class_names, batch_map))
     record.update({"seconds": time.perf_counter() - started, "versions": versions.library_versions(),
                    "command": command})
     os.makedirs(job.run.dir, exist_ok=True)

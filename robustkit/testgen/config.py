@@ -4,7 +4,7 @@ import dataclasses
 from typing import Literal, Optional
 
 from robustkit.data.options import DataConfig
-from robustkit.sections import RunConfig
+from robustkit.sections import DistributeConfig, RunConfig
 
 
 def _datasets():
@@ -109,6 +109,9 @@ class TestgenJob:
       batch_size: images per call to the VAE and the classifiers.
       seeds, radius, sampling: see their sections.
       grid_seeds: seeds drawn in grid.png.
+      distribute: the `tf.distribute` strategy whose replicas share the
+        classifiers' prediction batches (the VAE and the draws run on one
+        device; predictions do not depend on the strategy).
     """
 
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(name="testgen"))
@@ -121,6 +124,7 @@ class TestgenJob:
     radius: RadiusConfig = dataclasses.field(default_factory=RadiusConfig)
     sampling: SamplingConfig = dataclasses.field(default_factory=SamplingConfig)
     grid_seeds: int = 10
+    distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
 
     def __post_init__(self):
         if self.batch_size < 1 or self.grid_seeds < 0:

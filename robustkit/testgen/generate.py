@@ -23,6 +23,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from robustkit import progress
 from robustkit.separation.latent import VAECodec
 from robustkit.testgen import sampling
 from robustkit.testgen.config import SamplingConfig, SeedsConfig
@@ -91,7 +92,8 @@ def _generate(encode_draws, seed_count: int, dim: int, radius: np.ndarray, norm:
     drawn = np.zeros(seed_count, np.int64)
     accepted = np.zeros(seed_count, np.int64)
     parts = []
-    for _ in range(options.attempts):
+    stage = progress.Stage("test generation", int(np.sum(radius > 0)) * options.per_seed, "tests")
+    for attempt in range(options.attempts):
         need = np.flatnonzero((accepted < options.per_seed) & (radius > 0))
         if not len(need):
             break
@@ -102,6 +104,8 @@ def _generate(encode_draws, seed_count: int, dim: int, radius: np.ndarray, norm:
         np.add.at(drawn, owner, 1)
         keep = _accept(distances < radius[owner], owner, accepted, options.per_seed)
         parts.append((images[keep], owner[keep], distances[keep], sampling.norms(offsets[keep], norm)))
+        stage.advance(int(np.sum(keep)), {"draws": attempt + 1})
+    stage.close()
     order = np.argsort(np.concatenate([p[1] for p in parts]), kind="stable") if parts else np.zeros(0, int)
 
     def joined(i, empty):

@@ -9,10 +9,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from robustkit import config as config_lib
-from robustkit import outputs, versions
+from robustkit import distribute, outputs, versions
 from robustkit.separation import exact
 from robustkit.separation.latent import VAECodec
 from robustkit.data.examples import load_arrays
+from robustkit.replicas import BatchMap
 from robustkit.testgen import generate, report, scoring
 from robustkit.testgen.config import TestgenJob
 
@@ -130,10 +131,12 @@ def run_testgen(job: TestgenJob, model_path: str, command: str = "python -m robu
       The record written to ``metrics.json``.
     """
     started = time.perf_counter()
+    batch_map = BatchMap(distribute.make_strategy(job.distribute))  # First: multi_worker starts before the runtime.
+    job.run.dir = distribute.write_dir(job.run.dir, batch_map.strategy)  # Only the chief writes to run.dir.
     rng = np.random.default_rng(job.run.seed)
     codec = VAECodec(job.vae, job.batch_size) if job.space == "latent" else None  # Bad paths fail before work.
-    model = scoring.Classifier(model_name(model_path), model_path, job.batch_size)
-    oracle = scoring.Classifier(model_name(job.oracle), job.oracle, job.batch_size) if job.oracle else None
+    model = scoring.Classifier(model_name(model_path), model_path, job.batch_size, batch_map)
+    oracle = scoring.Classifier(model_name(job.oracle), job.oracle, job.batch_size, batch_map) if job.oracle else None
     train_images, train_labels, class_names = load_arrays(job.data, job.data.train_split, job.data.train_limit)
     eval_images, eval_labels, _ = load_arrays(job.data, job.data.eval_split, job.data.eval_limit)
     for classifier in filter(None, (model, oracle)):

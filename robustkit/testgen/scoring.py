@@ -1,7 +1,9 @@
 """Querying classifiers on generated tests: predictions, accuracy overall and per class, oracle agreement.
 
 Classifiers are loaded with `robustkit.models.loading` (any SavedModel or
-Keras file, as ``python -m robustkit.validate_adv`` takes them); images are
+Keras file, as ``python -m robustkit.validate_adv`` takes them) in the scope of
+the job's strategy, and their prediction batches are shared by its replicas
+(`robustkit.replicas.BatchMap`); images are
 resized to each model's input size the way the input pipeline resizes them
 (bilinear with antialiasing, clipped to [0, 1]).
 """
@@ -13,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from robustkit.models.loading import PROBE_EXAMPLES, Model, ModelLoadError, load_model
+from robustkit.replicas import BatchMap
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,10 @@ def _resize(images: tf.Tensor, size: Optional[int]) -> tf.Tensor:
 class Classifier:
     """A loaded classifier that predicts labels of float images in [0, 1] of any size, in batches."""
 
-    def __init__(self, name: str, path: str, batch_size: int = 256):
-        self.model: Model = load_model(name, path)
+    def __init__(self, name: str, path: str, batch_size: int = 256, batch_map: Optional[BatchMap] = None):
+        self.batch_map = batch_map or BatchMap()
+        with self.batch_map.scope():  # Each replica has its own copy of the variables.
+            self.model: Model = load_model(name, path)
         self.name, self.path = name, self.model.path
         self.batch_size = int(batch_size)
         self._predict: Dict[tuple, Any] = {}
@@ -52,8 +57,8 @@ class Classifier:
             size = self.model.input_size
             self._predict[shape] = tf.function(lambda x: tf.argmax(self.model(_resize(x, size)), axis=-1),
                                                input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
-        parts = [self._predict[shape](tf.constant(images[start:start + self.batch_size])).numpy()
-                 for start in range(0, len(images), self.batch_size)]
+        parts = self.batch_map(self._predict[shape], [(images[start:start + self.batch_size],)
+                                                      for start in range(0, len(images), self.batch_size)])
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 

@@ -141,3 +141,23 @@ def test_no_model_fails_clearly(setup, capsys):
     _, config = setup
     assert explain_main.main(["--config", config]) == 2
     assert "no model given" in capsys.readouterr().err
+
+
+def test_attacks_give_the_same_images_on_one_device_and_on_two_logical_cpus(setup):
+    from robustkit import config as config_lib
+    from robustkit.explain import runner
+    from robustkit.explain.config import ExplainJob
+
+    root, config = setup
+    images = {}
+    for name, strategy in (("one", {"strategy": "default"}), ("two", {"strategy": "mirrored",
+                                                                      "devices": ["/cpu:0", "/cpu:1"]})):
+        job = config_lib.load(ExplainJob, config, [f"run.dir={root / name}", "uncertainty.samples=2",
+                                                   "attacks.pgd.random_start=true", "data.eval_limit=40"])
+        job.distribute = config_lib.parse(type(job.distribute), strategy)
+        results = runner.explain(job, {"a": str(root / "models" / "a")})
+        images[name] = {label: run.images for label, run in results.models["a"].attacks.items()}
+    assert images["one"].keys() == images["two"].keys() and images["one"]
+    for label in images["one"]:
+        np.testing.assert_array_equal(images["one"][label], images["two"][label])
+    assert np.abs(images["one"]["pgd"] - results.images[:len(images["one"]["pgd"])]).max() > 0

@@ -27,7 +27,7 @@ def _saliency(job, with_attack=True):
     probs = model(x).numpy()  # Any rows will do: the target is their argmax (or the label).
     predicted = probs.argmax(axis=1)
     labels = (predicted + 1) % 3  # Every label differs from the prediction.
-    m = types.SimpleNamespace(model=model, keras_model=model, logits=model)
+    m = types.SimpleNamespace(name="m", model=model, keras_model=model, logits=model)
     out = runner.ModelResults(model=m, probs=probs)
     if with_attack:
         adv = np.clip(x[::-1] + 0.1, 0, 1)

@@ -14,7 +14,7 @@ from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = ["vae_mnist_corrupted", "cvae_mnist_corrupted", "cvae_rotation_1d", "vae_fashion_mnist",
-           "cvae_fashion_mnist_corrupted", "cvae_rotation_1d_fashion_mnist"]
+           "cvae_fashion_mnist_corrupted", "cvae_rotation_1d_fashion_mnist", "cvae_fashion_mnist_corrupted_train12"]
 
 
 @pytest.mark.parametrize("name", CONFIGS)

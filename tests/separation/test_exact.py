@@ -135,3 +135,24 @@ def test_bad_arguments_fail_clearly():
         exact.nearest_other_label(POINTS, -LABELS - 1, POINTS, LABELS)
     with pytest.raises(ValueError, match="both be uint8"):
         exact.nearest_other_label(POINTS.astype(np.uint8), LABELS, POINTS, LABELS)
+
+
+@pytest.mark.parametrize("arithmetic", ["int8", "float32"])
+def test_two_logical_cpus_share_the_tile_pairs_and_agree_with_brute_force(arithmetic):
+    from robustkit import distribute
+    from robustkit.replicas import BatchMap
+    from robustkit.sections import DistributeConfig
+
+    two = BatchMap(distribute.make_strategy(DistributeConfig(strategy="mirrored", devices=["/cpu:0", "/cpu:1"])))
+    rng = np.random.default_rng(1)
+    refs = rng.integers(0, 256, size=(90, 5, 5, 1), dtype=np.uint8)
+    ref_labels = rng.integers(0, 3, size=90)
+    expected = reference.nearest_other_label(refs, ref_labels, refs, ref_labels)
+    one = exact.nearest_other_label(refs, ref_labels, refs, ref_labels, tile_size=13, arithmetic=arithmetic)
+    shared = exact.nearest_other_label(refs, ref_labels, refs, ref_labels, tile_size=13, arithmetic=arithmetic,
+                                       batch_map=two)
+    assert shared["l2"].stats["tiles"] > 2  # several groups of two tile pairs
+    for norm in ("l2", "linf"):
+        np.testing.assert_array_equal(shared[norm].distance, one[norm].distance)
+        np.testing.assert_array_equal(shared[norm].index, one[norm].index)
+        np.testing.assert_array_equal(shared[norm].distance, expected[norm] / 255.0)

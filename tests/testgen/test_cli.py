@@ -88,6 +88,22 @@ def test_pixel_run_with_a_measured_global_r(tmp_path, models):
     assert np.all(tests["pixel_distances"] < r) and len(tests["labels"]) == metrics["generation"]["accepted"]
 
 
+def test_two_logical_cpus_give_the_same_tests_and_predictions(tmp_path, models):
+    outputs = {}
+    for name, strategy in (("one", ["--set", "distribute.strategy=default"]),
+                           ("two", ["--set", "distribute.strategy=mirrored",
+                                    "--set", 'distribute.devices=["/cpu:0","/cpu:1"]'])):
+        args = _args(tmp_path, models[0], "--set", "space=pixel", "--set", "radius.mode=global",
+                     "--set", f"oracle={models[1]}", "--set", "batch_size=7", *strategy)
+        args[args.index("--out") + 1] = str(tmp_path / name)
+        assert testgen_cli.main(args) == 0
+        outputs[name] = np.load(tmp_path / name / "tests.npz")
+    one, two = outputs["one"], outputs["two"]
+    assert len(one["labels"]) > 7  # more than one prediction batch, so both replicas worked
+    for key in ("images", "labels", "predictions", "oracle_predictions"):
+        np.testing.assert_array_equal(one[key], two[key])
+
+
 def test_user_errors_exit_2(tmp_path, models, capsys):
     assert testgen_cli.main(_args(tmp_path, models[0], "--set", "vae=null")) == 2
     assert "needs vae" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Tests of python -m robustkit.certify and the smoothing noise of training."""
