@@ -62,6 +62,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def add_models_flag(parser: argparse.ArgumentParser, verb: str, repeat_note: str) -> None:
+    """The repeatable ``--model NAME=PATH`` of the tools that compare models (`robustkit.models.paths`)."""
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                        help=f"a model to {verb}: a SavedModel directory, a model root of numbered versions (the "
+                             f"highest is used) or a Keras file (repeatable; {repeat_note})")
+
+
 def log_level(name: str) -> str:
     """``--log-level``'s type: a level name in any case; anything else is an argparse error (exit status 2)."""
     if str(name).upper() not in LOG_LEVELS:

@@ -29,9 +29,7 @@ def parser() -> argparse.ArgumentParser:
         ),
         __doc__,
     )
-    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
-                   help="a model to validate: a SavedModel directory, a model root of numbered versions (the highest "
-                        "is used) or a Keras file (repeatable; NAME labels it in the report)")
+    cli.add_models_flag(p, "validate", "NAME labels it in the report")
     return p
 
 

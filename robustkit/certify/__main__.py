@@ -32,9 +32,7 @@ def parser() -> argparse.ArgumentParser:
         ),
         __doc__,
     )
-    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
-                   help="a model to certify: a SavedModel directory, a model root of numbered versions (the highest "
-                        "is used) or a Keras file (repeatable; NAME labels it in the outputs)")
+    cli.add_models_flag(p, "certify", "NAME labels it in the outputs")
     return p
 
 

@@ -148,8 +148,9 @@ def certify_model(job: CertifyJob, strategy, name: str, model: loading.Model, im
     return runs, tables
 
 
-def _load(name: str, path: str, job: CertifyJob, cache: Dict):
-    model = loading.load_model(name, path)
+def _load(name: str, path: str, job: CertifyJob, cache: Dict, strategy):
+    with strategy.scope():  # Each replica has its own copy of the variables, as in the other tools.
+        model = loading.load_model(name, path)
     images, labels, class_names = _examples(job, model.input_size, cache)
     if not len(labels):
         raise CertifyError(f"data.eval_split {job.data.eval_split!r} of {job.data.name} holds no examples")
@@ -180,7 +181,7 @@ def run_certify(job: CertifyJob, models: Dict[str, str], command: str = "python 
     tables: List[Dict[str, np.ndarray]] = []
     class_names: List[str] = []
     for name, path in models.items():
-        model, images, labels, class_names = _load(name, path, job, cache)
+        model, images, labels, class_names = _load(name, path, job, cache, strategy)
         model_runs, model_tables = certify_model(job, strategy, name, model, images, labels, pset)
         runs += model_runs
         tables += model_tables

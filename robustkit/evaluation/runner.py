@@ -265,6 +265,7 @@ def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo
         targets = {name: [] for name in models}
         deltas = {name: [] for name in models}
         measures: Dict[str, Dict[str, list]] = {name: {} for name in models}
+        right = {name: 0 for name in models}
         shown = min(job.report.examples, len(labels))
         parts = [part for _, part in _batches(len(labels), job.batch_size)]
         batches = [(images[part], labels[part], np.array([job.run.seed, index * 1_000_003 + batch], np.int64))
@@ -275,6 +276,7 @@ def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo
             for i, name in enumerate(names):
                 adv_np, pred = out[i * width], out[i * width + 1]
                 predicted[name].append(pred)
+                right[name] += int(np.sum(pred == labels[part]))
                 deltas[name].append(adv_np - x)
                 if attack.targeted:
                     targets[name].append(out[i * width + 2])
@@ -283,8 +285,7 @@ def _run_one(job, results: Results, label: str, attack: Attack, info: AttackInfo
                 if keep and batch == 0 and shown:
                     results.examples.setdefault("adversarial", {})[name] = adv_np[:shown]
                     results.examples.setdefault("predicted", {})[name] = pred[:shown]
-            stage.advance(part.stop - part.start, {
-                name: float(np.mean(np.concatenate(predicted[name]) == labels[:part.stop])) for name in models})
+            stage.advance(part.stop - part.start, {name: right[name] / part.stop for name in models})
         if keep and shown:
             results.examples.update(attack=label, epsilon=epsilon, images=images[:shown], labels=labels[:shown],
                                     description=info.description)

@@ -31,10 +31,8 @@ def parser() -> argparse.ArgumentParser:
         ),
         __doc__,
     )
-    p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
-                   help="a model to explain: a SavedModel directory, a model root of numbered versions (the highest "
-                        "is used) or a Keras file (repeatable; give the base and the robust model, or one model per "
-                        "dropout rate, to see them side by side)")
+    cli.add_models_flag(p, "explain", "give the base and the robust model, or one model per dropout rate, to "
+                                      "see them side by side")
     return p
 
 
