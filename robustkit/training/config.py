@@ -131,6 +131,10 @@ class TrainSection:
       checkpoint: keep the weights of the best validation accuracy in ``<run.dir>/checkpoints``.
       tensorboard: write TensorBoard logs to ``<run.dir>/tensorboard``.
       progress: progress bars on a terminal (one line per epoch otherwise).
+      init_from: start from the weights of this export of the same model config
+        (``saved_models/<name>``, one of its numbered versions, or a Keras
+        model file) instead of random ones, e.g. to fine-tune a robust twin
+        from its base; null: random initialisation (or ``model.weights``).
     """
 
     epochs: int = 10
@@ -146,8 +150,11 @@ class TrainSection:
     checkpoint: bool = True
     tensorboard: bool = True
     progress: bool = True
+    init_from: Optional[str] = None
 
     def __post_init__(self):
+        if self.init_from is not None and not str(self.init_from).strip():
+            raise ValueError("train.init_from is empty; give the path of an export, or null")
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise ValueError(f"train.{key} = {getattr(self, key)} must be at least 1")
@@ -240,6 +247,11 @@ class TrainJob:
         if self.export.name is None:
             self.export.name = self.run.name
         self._check_adversarial()
+        if self.train.init_from and getattr(self.model, "weights", "none") != "none":
+            raise ValueError(
+                f"train.init_from = {self.train.init_from!r} and model.weights = {self.model.weights!r} cannot be "
+                "combined: init_from sets every weight, so the backbone weights would be overwritten; keep one"
+            )
         if self.adversarial.enabled and self.train.precision == "mixed_float16":
             raise ValueError(
                 "train.precision = mixed_float16 cannot be used with adversarial.enabled: the gradient with "

@@ -16,7 +16,7 @@ from robustkit import distribute, outputs, versions, watchdog
 from robustkit.data import load_split, make_pipeline
 from robustkit.generative.perturbation import load_perturbation_set
 from robustkit.models import build_model
-from robustkit.training import adversarial, learned_set, methods, phases, plots, schedules
+from robustkit.training import adversarial, init_from, learned_set, methods, phases, plots, schedules
 from robustkit.training import callbacks as callbacks_lib
 from robustkit.training.config import TrainJob
 from robustkit.training.export import export_model
@@ -41,8 +41,8 @@ def _optimizer(job: TrainJob) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(train.learning_rate, momentum=train.momentum)
 
 
-def build_trainer(job: TrainJob, num_classes: int, channels: int,
-                  perturbation_set=None, steps_per_epoch: int = 0) -> Tuple[keras.Model, keras.Model]:
+def build_trainer(job: TrainJob, num_classes: int, channels: int, perturbation_set=None, steps_per_epoch: int = 0,
+                  initial: Optional[keras.Model] = None) -> Tuple[keras.Model, keras.Model]:
     """Builds and compiles the model and what fits it (call inside the strategy's scope).
 
     Returns:
@@ -51,9 +51,13 @@ def build_trainer(job: TrainJob, num_classes: int, channels: int,
       `methods.RobustTrainer` for pgd, trades and fast (``steps_per_epoch``
       sizes its epsilon warm-up), or the `learned_set.LearnedSetTrainer` when
       training against a learned set (``perturbation_set``, loaded from
-      ``job.learned_set.path`` when not given).
+      ``job.learned_set.path`` when not given). The classifier starts from
+      ``initial``'s weights when given (``train.init_from``, loaded by
+      `init_from.load_source`).
     """
     model = build_model(job.model, num_classes=num_classes, channels=channels)
+    if initial is not None:
+        init_from.copy_weights(model, initial, job.train.init_from)
     optimizer = _optimizer(job)
     trainer = model
     if job.adversarial.uses_nsl:
@@ -143,6 +147,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
     # Loaded before anything is written, so a bad path fails first, and after the
     # strategy, which must configure the runtime before anything starts it.
     perturbation_set = load_perturbation_set(job.learned_set.path) if job.learned_set.enabled else None
+    initial_path, initial = init_from.load_source(job.train.init_from) if job.train.init_from else (None, None)
     chief = distribute.is_chief(strategy)
     resuming = callbacks_lib.is_resuming(job.run.dir)
     if resuming:
@@ -157,7 +162,11 @@ def _train(job: TrainJob, strategy) -> TrainResult:
     train_src, eval_src, train_ds, eval_ds = _datasets(job)
     with strategy.scope():
         steps = job.train.steps_per_epoch or train_src.num_examples // job.train.batch_size
-        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1], perturbation_set, steps)
+        model, trainer = build_trainer(job, train_src.num_classes, train_src.image_shape[-1], perturbation_set, steps,
+                                       initial)
+    if initial is not None:
+        log.info("initialised %s from %s", model.name, initial_path)
+        del initial
     guard = schedules.guard_for(job, train_ds, model)
     throughput = callbacks_lib.Throughput(job.train.batch_size)
     history = trainer.fit(
@@ -198,6 +207,7 @@ def _train(job: TrainJob, strategy) -> TrainResult:
         "replicas": strategy.num_replicas_in_sync,
         "strategy": job.distribute.strategy,
         "strategy_class": type(strategy).__name__,
+        "init_from": initial_path,
         "export": export_path,
         "versions": versions.library_versions(),
     }
