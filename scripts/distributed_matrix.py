@@ -17,7 +17,8 @@ export, and its final validation accuracy is compared with an uninterrupted run.
 
     .venv/bin/python scripts/distributed_matrix.py --out runs/distributed_matrix.json
     .venv/bin/python scripts/distributed_matrix.py --models small_cnn --soak 10 \\
-        --config configs/quickstart_nsl.yaml --set data.train_limit=2048 --set data.eval_limit=512
+        --config configs/quickstart_nsl.yaml --set train.init_from=null --set data.train_limit=2048 \\
+        --set data.eval_limit=512
 """
 
 import argparse

@@ -264,4 +264,14 @@ MUTANTS: Tuple[Mutant, ...] = (
             "tests/separation/test_exact.py::"
             "test_two_logical_cpus_share_the_tile_pairs_and_agree_with_brute_force",
             "tests/testgen/test_cli.py::test_two_logical_cpus_give_the_same_tests_and_predictions")),
+    Mutant("init_from_ignored", "train.init_from starts a run from an earlier export's weights",
+           "robustkit/training/init_from.py",
+           "    model.set_weights(values)\n", "",
+           ("tests/training/test_init_from.py::test_the_trainer_starts_from_the_exported_weights_not_random_ones",
+            "tests/training/test_init_from.py::test_every_replica_starts_from_the_exported_weights",
+            "tests/training/test_init_from.py::test_a_run_fine_tunes_from_an_export_and_records_it")),
+    Mutant("init_from_shape_unchecked", "train.init_from refuses a source of another shape",
+           "robustkit/training/init_from.py",
+           "        if shape != source_shape:", "        if False:",
+           ("tests/training/test_init_from.py::test_a_source_of_another_shape_is_refused_naming_the_weight",)),
 )

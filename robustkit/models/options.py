@@ -6,6 +6,7 @@ config validates without loading them.
 """
 
 import dataclasses
+from typing import List
 
 # Widths for which Keras publishes MobileNetV2 ImageNet weights.
 IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -35,16 +36,29 @@ class SmallCNNConfig(ModelConfig):
     Attributes:
       dropout: dropout rate after each convolution block (0.2, 0.25 and 0.3 in
         "Visualizing Impact of Uncertainty and Adversarial Attack on Deep Classifier Models").
+      filters: the channels of each 5x5 convolution block, in order (each block
+        halves the resolution); ``[32, 64]`` with ``dense: 1024`` is the MNIST
+        network of Madry et al. (2018).
+      dense: units of a hidden ReLU layer before the logits; 0 for none.
     """
 
     name: str = "small_cnn"
     input_size: int = 28
     dropout: float = 0.25
+    filters: List[int] = dataclasses.field(default_factory=lambda: [16, 32])
+    dense: int = 0
 
     def __post_init__(self):
         super().__post_init__()
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout = {self.dropout} must lie in [0, 1)")
+        if not self.filters or any(f < 1 for f in self.filters):
+            raise ValueError(f"model.filters = {self.filters} must be a non-empty list of positive channel counts")
+        if self.input_size >> len(self.filters) < 1:
+            raise ValueError(f"model.filters has {len(self.filters)} blocks, each halving the resolution; "
+                             f"model.input_size = {self.input_size} is too small for that many")
+        if self.dense < 0:
+            raise ValueError(f"model.dense = {self.dense} must be at least 0 (0: no hidden layer)")
 
 
 @dataclasses.dataclass

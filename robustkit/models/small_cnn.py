@@ -1,8 +1,10 @@
 """The small MNIST network of the uncertainty and attack visualisation design.
 
-Two 5x5 convolutions (16 and 32 channels, "same" padding, ReLU), each followed
-by 2x2 max-pooling and dropout, then one dense layer to the class logits. The
-dropout layers are what MC-dropout sampling switches on at test time.
+Two 5x5 convolutions (16 and 32 channels by default, ``model.filters``; "same"
+padding, ReLU), each followed by 2x2 max-pooling and dropout, then an optional
+hidden ReLU layer (``model.dense`` units, with dropout) and one dense layer to
+the class logits. The dropout layers are what MC-dropout sampling switches on
+at test time.
 """
 
 import tf_keras as keras
@@ -15,10 +17,13 @@ def build(options: SmallCNNConfig, num_classes: int, channels: int) -> keras.Mod
     size = options.input_size
     image = keras.Input(shape=(size, size, channels), name="image")
     x = image
-    for i, filters in enumerate((16, 32), start=1):
+    for i, filters in enumerate(options.filters, start=1):
         x = keras.layers.Conv2D(filters, 5, padding="same", activation="relu", name=f"conv{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
         x = keras.layers.Dropout(options.dropout, name=f"dropout{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
+    if options.dense:
+        x = keras.layers.Dense(options.dense, activation="relu", name="hidden")(x)
+        x = keras.layers.Dropout(options.dropout, name="dropout_hidden")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(image, logits, name="small_cnn")
