@@ -274,4 +274,9 @@ MUTANTS: Tuple[Mutant, ...] = (
            "robustkit/training/init_from.py",
            "        if shape != source_shape:", "        if False:",
            ("tests/training/test_init_from.py::test_a_source_of_another_shape_is_refused_naming_the_weight",)),
+    Mutant("small_cnn_filters_ignored", "small_cnn: model.filters and model.dense",
+           "robustkit/models/small_cnn.py",
+           "enumerate(options.filters, start=1)", "enumerate((16, 32), start=1)",
+           ("tests/training/test_options_coverage.py::"
+            "test_small_cnn_filters_and_dense_set_the_blocks_and_the_hidden_layer",)),
 )

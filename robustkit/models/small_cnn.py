@@ -1,7 +1,7 @@
 """The small MNIST network of the uncertainty and attack visualisation design.
 
-Two 5x5 convolutions (16 and 32 channels by default, ``model.filters``; "same"
-padding, ReLU), each followed by 2x2 max-pooling and dropout, then an optional
+5x5 convolutions (``model.filters`` channels, by default two of 16 and 32;
+"same" padding, ReLU), each followed by 2x2 max-pooling and dropout, then an optional
 hidden ReLU layer (``model.dense`` units, with dropout) and one dense layer to
 the class logits. The dropout layers are what MC-dropout sampling switches on
 at test time.

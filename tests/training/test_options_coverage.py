@@ -91,3 +91,27 @@ def test_plateau_schedule_multiplies_by_factor_after_patience_down_to_min_lr():
     schedule = ScheduleConfig(name="plateau", factor=0.5, patience=1, min_delta=100.0, min_lr=0.02)
     assert _rates(schedule, epochs=5) == pytest.approx([0.1, 0.1, 0.05, 0.025, 0.02])
     assert callbacks_lib.schedule_callbacks(ScheduleConfig(name="constant")) == []
+
+
+def test_small_cnn_filters_and_dense_set_the_blocks_and_the_hidden_layer():
+    from robustkit.models.small_cnn import build as build_small_cnn
+    from robustkit.models.options import SmallCNNConfig
+
+    model = build_small_cnn(SmallCNNConfig(filters=[8, 12, 20], dense=24, dropout=0.0), num_classes=3, channels=1)
+    shapes = [tuple(w.shape) for w in model.weights]
+    # Three 5x5 blocks halve 28 to 14, 7 and 3; the hidden layer reads 3 * 3 * 20 features.
+    assert shapes == [(5, 5, 1, 8), (8,), (5, 5, 8, 12), (12,), (5, 5, 12, 20), (20,), (180, 24), (24,), (24, 3), (3,)]
+    hidden = model.get_layer("hidden")
+    assert hidden.activation is keras.activations.relu
+    # The default is the design's network: 16 and 32 channels, no hidden layer.
+    default = build_small_cnn(SmallCNNConfig(), num_classes=10, channels=1)
+    assert [tuple(w.shape) for w in default.weights][::2] == [(5, 5, 1, 16), (5, 5, 16, 32), (1568, 10)]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.filters=[]", "non-empty"), ("model.filters=[16, 0]", "positive"), ("model.dense=-1", "at least 0"),
+    ("model.filters=[4, 4, 4, 4, 4, 4]", "too small"),
+])
+def test_small_cnn_shapes_that_cannot_be_built_are_refused(override, message):
+    with pytest.raises(config_lib.ConfigError, match=message):
+        _job(override)
