@@ -279,4 +279,13 @@ MUTANTS: Tuple[Mutant, ...] = (
            "enumerate(options.filters, start=1)", "enumerate((16, 32), start=1)",
            ("tests/training/test_options_coverage.py::"
             "test_small_cnn_filters_and_dense_set_the_blocks_and_the_hidden_layer",)),
+    Mutant("export_tolerance_ignores_precision", "the export check allows for bfloat16 rounding, only for it",
+           "robustkit/training/export.py",
+           "    return max([1e-3] + [8.0 * e for e in epsilons])", "    return 1e-3",
+           ("tests/training/test_export.py::test_the_export_check_passes_an_exact_export_and_refuses_a_wrong_one",
+            "tests/training/test_precision.py::test_mixed_bfloat16_is_applied_recorded_and_restored")),
+    Mutant("export_check_tolerance_unbounded", "the export check refuses an export that computes other logits",
+           "robustkit/training/export.py",
+           "        if not difference <= tolerance:", "        if False:",
+           ("tests/training/test_export.py::test_the_export_check_passes_an_exact_export_and_refuses_a_wrong_one",)),
 )

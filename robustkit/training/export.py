@@ -91,11 +91,30 @@ def plain_copy(model: keras.Model, weights) -> Optional[keras.Model]:
     return copy
 
 
+# Machine epsilon of the reduced-precision compute dtypes of the mixed policies.
+_COMPUTE_EPSILON = {"bfloat16": 2.0 ** -7, "float16": 2.0 ** -10}
+
+
+def relative_tolerance(model: keras.Model) -> float:
+    """How far, relative to the logits' size, an exact export's logits may stray from ``model``'s.
+
+    1e-3 for float32 computation. A layer computing in bfloat16 or float16
+    rounds every activation to 8 or 11 significant bits, and the serving graph
+    may fuse and order its kernels differently from the Keras model (oneDNN's
+    bfloat16 kernels do), so the two round differently: then 8 machine
+    epsilons of the lowest precision computed in (0.0625 for bfloat16). A wrong
+    export (other weights, other BatchNorm statistics) is off by far more.
+    """
+    epsilons = [_COMPUTE_EPSILON.get(getattr(layer, "compute_dtype", None), 0.0) for layer in model.submodules]
+    return max([1e-3] + [8.0 * e for e in epsilons])
+
+
 def check_export(path: str, model: keras.Model) -> float:
     """Checks that the SavedModel at ``path`` computes what ``model`` computes.
 
     The reloaded export's ``serve_float`` and ``model`` run on the same probe
-    batch; the serving graph must give the Keras model's logits.
+    batch; the serving graph must give the Keras model's logits, within
+    `relative_tolerance` of their largest magnitude (plus one).
 
     Returns:
       The largest absolute logit difference.
@@ -108,7 +127,7 @@ def check_export(path: str, model: keras.Model) -> float:
     expected = tf.cast(model(probe, training=False), tf.float32)
     got = tf.saved_model.load(path).signatures["serve_float"](image=probe)["logits"]
     difference = float(tf.reduce_max(tf.abs(got - expected)))
-    tolerance = 1e-3 * (1.0 + float(tf.reduce_max(tf.abs(expected))))
+    tolerance = relative_tolerance(model) * (1.0 + float(tf.reduce_max(tf.abs(expected))))
     if not difference <= tolerance:
         raise ExportMismatchError(
             f"the model saved to {path} differs from the trained model by {difference:g} in its logits on a "

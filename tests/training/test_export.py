@@ -102,3 +102,27 @@ def test_imagenet_weights_offline_error_names_the_file(tmp_path, monkeypatch):
     assert str(tmp_path / "models") in message
     with pytest.raises(WeightsNotFoundError, match="no such file"):
         build_model(MobileNetV2Config(weights=str(tmp_path / "w.h5")), num_classes=3, channels=3)
+
+
+@pytest.mark.parametrize("precision, shift", [("float32", 0.05), ("mixed_bfloat16", 1.0)])
+def test_the_export_check_passes_an_exact_export_and_refuses_a_wrong_one(tmp_path, precision, shift):
+    import tf_keras as keras
+
+    from robustkit.training import export
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        model = build_model(MobileNetV2Config(input_size=32, alpha=0.35, dropout=0.0), num_classes=4, channels=1)
+        path = str(tmp_path / "export")
+        model.save(path, save_format="tf", signatures=export.signatures(model))
+        # bfloat16 keeps 8 significant bits: its allowance is 8 of its epsilons, float32's stays 1e-3.
+        assert export.relative_tolerance(model) == {"float32": 1e-3, "mixed_bfloat16": 2.0 ** -4}[precision]
+        assert export.check_export(path, model) <= export.relative_tolerance(model) * 100
+        bias = model.get_layer("logits").bias
+        bias.assign(bias + shift)  # The saved model no longer computes what this one does.
+        with pytest.raises(export.ExportMismatchError, match="was not published"):
+            export.check_export(path, model)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
