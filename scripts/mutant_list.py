@@ -286,6 +286,6 @@ MUTANTS: Tuple[Mutant, ...] = (
             "tests/training/test_precision.py::test_mixed_bfloat16_is_applied_recorded_and_restored")),
     Mutant("export_check_tolerance_unbounded", "the export check refuses an export that computes other logits",
            "robustkit/training/export.py",
-           "        if not difference <= tolerance:", "        if False:",
+           "    if not difference <= tolerance:", "    if False:",
            ("tests/training/test_export.py::test_the_export_check_passes_an_exact_export_and_refuses_a_wrong_one",)),
 )
