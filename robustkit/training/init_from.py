@@ -63,14 +63,14 @@ def copy_weights(model: keras.Model, source: keras.Model, path: str) -> int:
         raise InitFromError(
             f"train.init_from = {path!r} has {len(given)} weight tensors and the config's model "
             f"({model.name}) has {len(target)}; the source must be an export of the same model config "
-            "(model.name, input_size, alpha, channels and number of classes)"
+            "(model.name and its options, input_size, channels and number of classes)"
         )
     for index, ((name, shape), (source_name, source_shape)) in enumerate(zip(target, given)):
         if shape != source_shape:
             raise InitFromError(
                 f"train.init_from = {path!r}: weight {index} is {source_name} of shape {source_shape} there and "
                 f"{name} of shape {shape} in the config's model; the source must be an export of the same "
-                "model config (model.name, input_size, alpha, channels and number of classes)"
+                "model config (model.name and its options, input_size, channels and number of classes)"
             )
     values = [np.asarray(v) for v in source.get_weights()]
     model.set_weights(values)
