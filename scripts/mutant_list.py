@@ -266,7 +266,7 @@ MUTANTS: Tuple[Mutant, ...] = (
             "tests/testgen/test_cli.py::test_two_logical_cpus_give_the_same_tests_and_predictions")),
     Mutant("init_from_ignored", "train.init_from starts a run from an earlier export's weights",
            "robustkit/training/init_from.py",
-           "    model.set_weights(values)\n", "",
+           "    model.set_weights(source.get_weights())\n", "",
            ("tests/training/test_init_from.py::test_the_trainer_starts_from_the_exported_weights_not_random_ones",
             "tests/training/test_init_from.py::test_every_replica_starts_from_the_exported_weights",
             "tests/training/test_init_from.py::test_a_run_fine_tunes_from_an_export_and_records_it")),

@@ -12,7 +12,6 @@ the epoch count start afresh.
 
 from typing import List, Tuple
 
-import numpy as np
 import tf_keras as keras
 
 from robustkit.errors import UserError
@@ -72,6 +71,5 @@ def copy_weights(model: keras.Model, source: keras.Model, path: str) -> int:
                 f"{name} of shape {shape} in the config's model; the source must be an export of the same "
                 "model config (model.name and its options, input_size, channels and number of classes)"
             )
-    values = [np.asarray(v) for v in source.get_weights()]
-    model.set_weights(values)
-    return len(values)
+    model.set_weights(source.get_weights())
+    return len(given)
